@@ -1,0 +1,36 @@
+"""securehttp: an HTTPS client whose TLS verification is decided by an explicit policy.
+
+Strict certificate verification (PEP 476) is the default; it is loosened only where a
+policy file, an environment variable, the runtime switch or one explicit request says so.
+"""
+
+from __future__ import annotations
+
+from ._exceptions import (
+    InsecureRequestWarning,
+    PolicyError,
+    PolicyWarning,
+    SecureHTTPError,
+    SecureHTTPWarning,
+    URLError,
+)
+from ._policy import ClientCert, Decision, Policy, Verify, load_policy
+from ._resolve import explain, https_verify_certificates
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "ClientCert",
+    "Decision",
+    "InsecureRequestWarning",
+    "Policy",
+    "PolicyError",
+    "PolicyWarning",
+    "SecureHTTPError",
+    "SecureHTTPWarning",
+    "URLError",
+    "Verify",
+    "explain",
+    "https_verify_certificates",
+    "load_policy",
+]

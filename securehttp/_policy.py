@@ -1,0 +1,564 @@
+"""The policy model: validated, frozen, hashable, and free of I/O once built.
+
+A :class:`Policy` is one document (a YAML file, a dict, or a layer built from the
+environment): ``defaults`` plus host rules.  Every value carries a human-readable source
+(``"policies/legacy.yaml:14 hosts."legacy.example.org""``) so that a :class:`Decision` can say
+where each of its settings came from.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import difflib
+import enum
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._exceptions import PolicyError
+from ._frozen import FrozenDict
+from ._hosts import HostIndex, HostPattern, Target, parse_pattern
+from ._yaml import KeyPath, format_path
+
+if TYPE_CHECKING:
+    from ._resolve import Resolver
+
+__all__ = [
+    "DEFAULTS",
+    "SETTINGS",
+    "Block",
+    "ClientCert",
+    "Decision",
+    "Policy",
+    "Setting",
+    "TLSSettings",
+    "Verify",
+    "is_weakening",
+]
+
+
+class Verify(str, enum.Enum):
+    """Verification levels: ``strict`` (PEP 476), ``warn`` (report-only), ``disabled``."""
+
+    STRICT = "strict"
+    WARN = "warn"
+    DISABLED = "disabled"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_VERIFY_RANK = {Verify.DISABLED: 0, Verify.WARN: 1, Verify.STRICT: 2}
+TLS_VERSIONS = ("1.0", "1.1", "1.2", "1.3")
+DEFAULT_MIN_TLS = "1.2"
+_PIN = re.compile(r"sha256/([A-Za-z0-9+/]{43}=)\Z")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCert:
+    """A client certificate; the key password is only ever read from ``password_env``."""
+
+    cert: str
+    key: str | None = None
+    password_env: str | None = None
+
+
+SETTINGS = (
+    "verify",
+    "trust",
+    "extra_ca",
+    "min_tls",
+    "max_tls",
+    "ciphers",
+    "x509_strict",
+    "client_cert",
+    "pins",
+    "allow_https_to_http_redirect",
+)
+_BLOCK_KEYS = (*SETTINGS, "expires", "reason")
+_TOP_KEYS = ("version", "lock", "defaults", "hosts")
+
+DEFAULTS: Mapping[str, object] = FrozenDict(
+    {
+        "verify": Verify.STRICT,
+        "trust": ("certifi",),
+        "extra_ca": (),
+        "min_tls": DEFAULT_MIN_TLS,
+        "max_tls": None,
+        "ciphers": None,
+        "x509_strict": True,
+        "client_cert": None,
+        "pins": (),
+        "allow_https_to_http_redirect": False,
+    }
+)
+
+
+def is_weakening(name: str, value: object) -> bool:
+    """True for the settings that loosen verification and so need ``expires`` and ``reason``."""
+    if name == "verify":
+        return value != Verify.STRICT
+    if name == "min_tls":
+        return isinstance(value, str) and value < DEFAULT_MIN_TLS
+    if name == "x509_strict":
+        return value is False
+    return False
+
+
+def weakens(name: str, old: object, new: object) -> bool:
+    """Whether replacing ``old`` by ``new`` could accept a connection ``old`` refused."""
+    if name == "verify":
+        return _VERIFY_RANK[Verify(str(new))] < _VERIFY_RANK[Verify(str(old))]
+    if name == "min_tls":
+        return str(new) < str(old)
+    if name == "x509_strict":
+        return old is True and new is False
+    if name in ("trust", "ciphers"):
+        return new != old
+    if name == "extra_ca":
+        return bool(set(new) - set(old))  # type: ignore[call-overload]
+    if name == "pins":
+        return bool(old) and new != old
+    if name == "allow_https_to_http_redirect":
+        return new is True and old is False
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    value: object
+    source: str
+
+
+@dataclass(frozen=True)
+class Block:
+    """The settings of ``defaults`` or of one host rule, each with its source."""
+
+    path: str
+    settings: FrozenDict[str, Setting]
+    pattern: HostPattern | None = None
+    expires: datetime.date | None = None
+    reason: str | None = None
+    source: str = ""
+    weakenings: tuple[str, ...] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        names = tuple(n for n, s in self.settings.items() if is_weakening(n, s.value))
+        object.__setattr__(self, "weakenings", names)
+
+
+_EMPTY_BLOCK = Block("defaults", FrozenDict())
+
+
+@dataclass(frozen=True)
+class TLSSettings:
+    """Everything that shapes an ``ssl.SSLContext``: the key of the context cache."""
+
+    verify: bool
+    trust: tuple[str, ...]
+    extra_ca: tuple[str, ...]
+    min_tls: str
+    max_tls: str | None
+    ciphers: str | None
+    x509_strict: bool
+    client_cert: ClientCert | None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """How connections are verified, and where each setting came from.
+
+    Hosts that resolve through the same rules get equal decisions (the host is not part of
+    a decision), so a decision can key caches and connection pools.
+    """
+
+    verify: Verify
+    trust: tuple[str, ...]
+    extra_ca: tuple[str, ...]
+    min_tls: str
+    max_tls: str | None
+    ciphers: str | None
+    x509_strict: bool
+    client_cert: ClientCert | None
+    pins: tuple[str, ...]
+    allow_https_to_http_redirect: bool
+    expires: datetime.date | None
+    reason: str | None
+    rule: str | None
+    sources: FrozenDict[str, str]
+
+    @property
+    def tls(self) -> TLSSettings:
+        """The context-shaping part; a ``warn`` decision verifies first, so it is ``True`` here."""
+        return TLSSettings(
+            verify=self.verify != Verify.DISABLED,
+            trust=self.trust,
+            extra_ca=self.extra_ca,
+            min_tls=self.min_tls,
+            max_tls=self.max_tls,
+            ciphers=self.ciphers,
+            x509_strict=self.x509_strict,
+            client_cert=self.client_cert,
+        )
+
+    def __str__(self) -> str:
+        lines = [f"rule={self.rule or '(defaults)'}"]
+        for name in SETTINGS:
+            lines.append(f"  {name}={_show(getattr(self, name))}  ({self.sources[name]})")
+        if self.expires is not None:
+            lines.append(f"  expires={self.expires.isoformat()}  reason={self.reason!r}")
+        return "\n".join(lines)
+
+
+def _show(value: object) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    if isinstance(value, ClientCert):
+        return f"{{cert: {value.cert}, key: {value.key}, password_env: {value.password_env}}}"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@dataclass(frozen=True, eq=True)
+class Policy:
+    """One policy document.  Build it with :meth:`from_dict`, :meth:`from_yaml` or
+    :func:`securehttp.load_policy`; then :meth:`resolve` a URL or host to a :class:`Decision`.
+
+    A policy resolves on its own (built-in defaults below it) - what ``Client(policy=...)``
+    and ``policy=`` on a request use.  The process default merges several layers instead.
+    """
+
+    source: str = "<dict>"
+    version: int = 1
+    lock: bool = False
+    defaults: Block = _EMPTY_BLOCK
+    hosts: tuple[Block, ...] = ()
+    _index: HostIndex[Block] = field(
+        default_factory=lambda: HostIndex([]), compare=False, hash=False, repr=False
+    )
+    _resolver: list[Resolver] = field(default_factory=list, compare=False, hash=False, repr=False)
+
+    def __repr__(self) -> str:
+        return f"Policy(source={self.source!r}, lock={self.lock}, hosts={len(self.hosts)})"
+
+    @classmethod
+    def from_dict(
+        cls,
+        data: Mapping[str, Any] | None,
+        *,
+        source: str = "<dict>",
+        base_dir: str | os.PathLike[str] | None = None,
+    ) -> Policy:
+        """Validate a mapping shaped like the YAML document (SPEC §5)."""
+        return _Parser(source, base_dir, {}).policy(data)
+
+    @classmethod
+    def from_yaml(
+        cls,
+        text: str | bytes,
+        *,
+        source: str = "<string>",
+        base_dir: str | os.PathLike[str] | None = None,
+    ) -> Policy:
+        """Parse a YAML policy strictly; relative file names are relative to ``base_dir``."""
+        from . import _yaml
+
+        document = _yaml.load(text, source)
+        return _Parser(source, base_dir, document.positions).policy(document.value)
+
+    def match(self, target: Target) -> Block | None:
+        """The most specific host rule for ``target``, or None."""
+        return self._index.lookup(target.host, target.port, target.is_ip)
+
+    def resolve(self, url_or_host: str) -> Decision:
+        """The decision for a URL (``https://host:port/...``) or a bare host, with this policy
+        over the built-in defaults.  Pure: no I/O."""
+        if not self._resolver:
+            from ._resolve import Resolver
+
+            self._resolver.append(Resolver((self,)))
+        return self._resolver[0].resolve(url_or_host)
+
+
+def load_policy(path: str | os.PathLike[str]) -> Policy:
+    """Load a policy file (strict YAML, permissions checked on the opened file)."""
+    from ._sources.files import read_policy_file
+
+    return read_policy_file(path)
+
+
+# --- validation -----------------------------------------------------------------------------
+
+
+class _Parser:
+    def __init__(
+        self,
+        source: str,
+        base_dir: str | os.PathLike[str] | None,
+        positions: Mapping[KeyPath, tuple[int, int]],
+    ) -> None:
+        self.source = source
+        self.base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
+        self.positions = positions
+
+    def error(self, path: KeyPath, problem: str) -> PolicyError:
+        line, column = self.positions.get(path, (None, None))
+        return PolicyError(
+            problem, source=self.source, line=line, column=column, key_path=format_path(path)
+        )
+
+    def where(self, line_of: KeyPath, block: KeyPath) -> str:
+        """``file:line block.path``: the line of ``line_of``, the key path of its block."""
+        position = self.positions.get(line_of)
+        head = f"{self.source}:{position[0]}" if position else self.source
+        return f"{head} {format_path(block)}"
+
+    def policy(self, data: object) -> Policy:
+        if data is None:
+            return Policy(source=self.source)
+        mapping = self.mapping(data, ())
+        self.unknown_keys(mapping, (), _TOP_KEYS)
+        version = mapping.get("version", 1)
+        if type(version) is not int or version != 1:
+            raise self.error(("version",), f"unsupported policy version {version!r}: expected 1")
+        lock = self.boolean(mapping.get("lock", False), ("lock",))
+        defaults = _EMPTY_BLOCK
+        if mapping.get("defaults") is not None:
+            defaults = self.block(mapping["defaults"], ("defaults",), None)
+        hosts: list[Block] = []
+        raw_hosts = mapping.get("hosts")
+        if raw_hosts is not None:
+            seen: dict[tuple[str, str, int | None, int], str] = {}
+            for key, value in self.mapping(raw_hosts, ("hosts",)).items():
+                path: KeyPath = ("hosts", key)
+                try:
+                    pattern = parse_pattern(key)
+                except ValueError as exc:
+                    raise self.error(path, str(exc)) from None
+                same = (pattern.kind, pattern.value, pattern.port, pattern.prefix)
+                other = seen.get(same)
+                if other is not None:
+                    raise self.error(
+                        path, f"the same hosts as {other!r} (keys are compared normalised)"
+                    )
+                seen[same] = key
+                hosts.append(self.block(value if value is not None else {}, path, pattern))
+        index = HostIndex([(b.pattern, b) for b in hosts if b.pattern is not None])
+        return Policy(
+            source=self.source,
+            version=1,
+            lock=lock,
+            defaults=defaults,
+            hosts=tuple(hosts),
+            _index=index,
+        )
+
+    def mapping(self, value: object, path: KeyPath) -> Mapping[str, object]:
+        if not isinstance(value, Mapping):
+            raise self.error(path, f"expected a mapping, got {_type_name(value)}")
+        for key in value:
+            if not isinstance(key, str):
+                raise self.error(path, f"key {key!r} is not a string")
+        return value
+
+    def unknown_keys(
+        self, mapping: Mapping[str, object], path: KeyPath, allowed: tuple[str, ...]
+    ) -> None:
+        for key in mapping:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise self.error((*path, key), f"unknown key {key!r}{hint}")
+
+    def block(self, data: object, path: KeyPath, pattern: HostPattern | None) -> Block:
+        mapping = self.mapping(data, path)
+        self.unknown_keys(mapping, path, _BLOCK_KEYS)
+        settings: dict[str, Setting] = {}
+        for name in SETTINGS:
+            if name in mapping:
+                value = getattr(self, f"v_{name}")(mapping[name], (*path, name))
+                settings[name] = Setting(value, self.where((*path, name), path))
+        expires = self.date(mapping.get("expires"), (*path, "expires"))
+        reason = None
+        if "reason" in mapping:
+            reason = self.string(mapping["reason"], (*path, "reason"))
+        block = Block(
+            path=format_path(path),
+            settings=FrozenDict(settings),
+            pattern=pattern,
+            expires=expires,
+            reason=reason,
+            source=self.where(path, path),
+        )
+        for name in block.weakenings:
+            missing = [k for k, v in (("expires", expires), ("reason", reason)) if v is None]
+            if missing:
+                raise self.error(
+                    (*path, name),
+                    f"{name}: {_show(settings[name].value)} weakens verification, so this block "
+                    f'needs {" and ".join(missing)} (e.g. expires: 2027-03-31, reason: "ticket")',
+                )
+        if block.settings.get("max_tls") and block.settings.get("min_tls"):
+            low, high = settings["min_tls"].value, settings["max_tls"].value
+            if isinstance(high, str) and isinstance(low, str) and high < low:
+                raise self.error((*path, "max_tls"), f"max_tls {high} is below min_tls {low}")
+        return block
+
+    # Typed getters -----------------------------------------------------------------------
+
+    def string(self, value: object, path: KeyPath) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.error(path, f"expected a non-empty string, got {_type_name(value)}")
+        return value
+
+    def date(self, value: object, path: KeyPath) -> datetime.date | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            try:
+                return datetime.date.fromisoformat(value)
+            except ValueError:
+                raise self.error(path, f"{value!r} is not a date (YYYY-MM-DD)") from None
+        if not isinstance(value, datetime.date) or isinstance(value, datetime.datetime):
+            raise self.error(path, "expected a date (YYYY-MM-DD)")
+        return value
+
+    def boolean(self, value: object, path: KeyPath) -> bool:
+        if not isinstance(value, bool):
+            raise self.error(path, f"expected true or false, got {_type_name(value)}")
+        return value
+
+    def file(self, value: object, path: KeyPath, *, directory_ok: bool = False) -> str:
+        text = self.string(value, path)
+        resolved = (self.base_dir / os.path.expanduser(text)).resolve()
+        if directory_ok and resolved.is_dir():
+            return str(resolved)
+        if not resolved.is_file():
+            what = "file or directory" if directory_ok else "file"
+            raise self.error(path, f"no such {what}: {text} (looked for {resolved})")
+        return str(resolved)
+
+    def v_verify(self, value: object, path: KeyPath) -> Verify:
+        if isinstance(value, str) and value in Verify._value2member_map_:
+            return Verify(value)
+        raise self.error(path, f"expected one of strict, warn, disabled; got {_shown(value)}")
+
+    def v_trust(self, value: object, path: KeyPath) -> tuple[str, ...]:
+        items = value if isinstance(value, list) else [value]
+        if not items:
+            raise self.error(
+                path, "an empty trust list would trust nothing: name certifi, system or a file"
+            )
+        out: list[str] = []
+        for i, item in enumerate(items):
+            item_path = (*path, i) if isinstance(value, list) else path
+            if item in ("certifi", "system"):
+                out.append(str(item))
+            else:
+                out.append(self.file(item, item_path, directory_ok=True))
+        return tuple(dict.fromkeys(out))
+
+    def v_extra_ca(self, value: object, path: KeyPath) -> tuple[str, ...]:
+        items = value if isinstance(value, list) else [value]
+        out = [
+            self.file(item, (*path, i) if isinstance(value, list) else path)
+            for i, item in enumerate(items)
+        ]
+        return tuple(dict.fromkeys(out))
+
+    def v_min_tls(self, value: object, path: KeyPath) -> str:
+        if isinstance(value, str) and value in TLS_VERSIONS:
+            return value
+        raise self.error(
+            path, f'expected one of "1.0", "1.1", "1.2", "1.3" (quoted); got {_shown(value)}'
+        )
+
+    def v_max_tls(self, value: object, path: KeyPath) -> str | None:
+        return None if value is None else self.v_min_tls(value, path)
+
+    def v_ciphers(self, value: object, path: KeyPath) -> str | None:
+        if value is None:
+            return None
+        text = self.string(value, path)
+        from ._context import check_ciphers
+
+        try:
+            check_ciphers(text)
+        except ValueError as exc:
+            raise self.error(path, str(exc)) from None
+        return text
+
+    def v_x509_strict(self, value: object, path: KeyPath) -> bool:
+        return self.boolean(value, path)
+
+    def v_allow_https_to_http_redirect(self, value: object, path: KeyPath) -> bool:
+        return self.boolean(value, path)
+
+    def v_client_cert(self, value: object, path: KeyPath) -> ClientCert | None:
+        if value is None:
+            return None
+        mapping = self.mapping(value, path)
+        self.unknown_keys(mapping, path, ("cert", "key", "password_env"))
+        if "cert" not in mapping:
+            raise self.error(path, "client_cert needs `cert` (a PEM file)")
+        cert = self.file(mapping["cert"], (*path, "cert"))
+        key = self.file(mapping["key"], (*path, "key")) if mapping.get("key") is not None else None
+        password_env = None
+        if mapping.get("password_env") is not None:
+            password_env = self.string(mapping["password_env"], (*path, "password_env"))
+            if not _ENV_NAME.match(password_env):
+                raise self.error(
+                    (*path, "password_env"), "expected the name of an environment variable"
+                )
+        return ClientCert(cert, key, password_env)
+
+    def v_pins(self, value: object, path: KeyPath) -> tuple[str, ...]:
+        if not isinstance(value, list):
+            raise self.error(
+                path, f'expected a list of "sha256/<base64>" pins, got {_type_name(value)}'
+            )
+        out: list[str] = []
+        for i, item in enumerate(value):
+            match = _PIN.match(item) if isinstance(item, str) else None
+            if match is None or len(base64.b64decode(match.group(1))) != 32:
+                other_hash = isinstance(item, str) and not item.startswith("sha256/")
+                hint = " (only SHA-256 pins are accepted)" if other_hash and "/" in item else ""
+                raise self.error(
+                    (*path, i),
+                    'expected "sha256/" and the base64 SHA-256 of a SubjectPublicKeyInfo '
+                    f"(44 characters); got {_shown(item)}{hint}",
+                )
+            out.append(item)
+        return tuple(dict.fromkeys(out))
+
+
+def _type_name(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, bool):
+        return f"{'true' if value else 'false'} (a boolean)"
+    if isinstance(value, str):
+        return repr(value)
+    return f"{value!r} ({_type_name(value)})"

@@ -1,0 +1,252 @@
+"""From layers of policy to one :class:`Decision` per host.
+
+Precedence (SPEC §4), lowest first: built-in default, PEP 493 file, YAML files, environment,
+runtime switch.  Per setting, the highest layer that sets it wins; inside one layer the most
+specific host rule beats that layer's ``defaults``.  A layer with ``lock: true`` makes every
+later layer unable to weaken what it and the layers below it decided (a refused weakening
+warns once, naming both sources).  A weakening whose ``expires`` date has passed (UTC) is
+skipped - the host falls back to what the layers below say - and warns; one that ends
+within 14 days warns ahead.
+
+Resolution is pure and cached per (host, port) until the next UTC midnight, when waivers
+may lapse.
+"""
+
+from __future__ import annotations
+
+import datetime
+import threading
+import time
+import warnings
+from collections.abc import Sequence
+
+from ._exceptions import PolicyError, PolicyWarning
+from ._frozen import FrozenDict
+from ._hosts import Target, split_url
+from ._policy import (
+    DEFAULTS,
+    SETTINGS,
+    Block,
+    Decision,
+    Policy,
+    Setting,
+    Verify,
+    weakens,
+)
+
+__all__ = [
+    "WARN_AHEAD_DAYS",
+    "Resolver",
+    "explain",
+    "https_verify_certificates",
+    "process_resolver",
+    "reset_process_state",
+]
+
+WARN_AHEAD_DAYS = 14
+_CACHE_SIZE = 16384
+_WEAKENING_ORDER = ("verify", "min_tls", "x509_strict")
+
+
+class Resolver:
+    """An immutable stack of policy layers, lowest precedence first, with two caches.
+
+    Hosts are mapped to the tuple of rule blocks that match them (one per layer), and each
+    distinct tuple is merged once per day: the number of merges is bounded by the rules,
+    not by the hosts.  A per-host cache in front makes a repeated lookup one dict hit.
+    """
+
+    __slots__ = ("_cache", "_layers", "_lock", "_merged", "_warned")
+
+    def __init__(self, layers: Sequence[Policy]) -> None:
+        self._layers = tuple(layers)
+        self._cache: dict[tuple[str, int, bool], tuple[Decision, float]] = {}
+        self._merged: dict[tuple[datetime.date, tuple[Block | None, ...]], Decision] = {}
+        self._warned: set[tuple[str, ...]] = set()
+        self._lock = threading.Lock()
+
+    @property
+    def layers(self) -> tuple[Policy, ...]:
+        return self._layers
+
+    def resolve(self, url_or_host: str) -> Decision:
+        """Resolve ``https://host[:port]/...`` or a bare ``host[:port]`` (port 443 assumed)."""
+        return self.resolve_target(_target(url_or_host))
+
+    def resolve_target(self, target: Target) -> Decision:
+        key = (target.host, target.port, target.is_ip)
+        hit = self._cache.get(key)
+        now = time.time()
+        if hit is not None and now < hit[1]:
+            return hit[0]
+        today = datetime.datetime.fromtimestamp(now, datetime.timezone.utc).date()
+        matches = tuple(layer.match(target) for layer in self._layers)
+        decision = self._merged.get((today, matches))
+        if decision is None:
+            decision = self._merge(matches, today, target.host)
+            with self._lock:
+                if len(self._merged) >= _CACHE_SIZE:
+                    self._merged.clear()
+                self._merged[(today, matches)] = decision
+        midnight = datetime.datetime.combine(
+            today + datetime.timedelta(days=1), datetime.time(), datetime.timezone.utc
+        )
+        with self._lock:
+            if len(self._cache) >= _CACHE_SIZE:
+                # Oldest first: dicts keep insertion order, so this evicts in FIFO order.
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = (decision, midnight.timestamp())
+        return decision
+
+    def _merge(
+        self, matches: tuple[Block | None, ...], today: datetime.date, host: str
+    ) -> Decision:
+        values: dict[str, object] = dict(DEFAULTS.items())
+        sources: dict[str, str] = dict.fromkeys(SETTINGS, "default")
+        origin: dict[str, Block] = {}
+        rule: str | None = None
+        locked_by: str | None = None
+        for layer, match in zip(self._layers, matches, strict=True):
+            blocks = [layer.defaults]
+            if match is not None:
+                blocks.append(match)
+                rule = match.pattern.text if match.pattern is not None else rule
+            for block in blocks:
+                lapsed = block.expires is not None and block.expires < today
+                weakenings = block.weakenings
+                if weakenings:
+                    self._warn_about_expiry(block, lapsed, today, host)
+                for name, setting in block.settings.items():
+                    if lapsed and name in weakenings:
+                        continue
+                    if locked_by is not None and weakens(name, values[name], setting.value):
+                        self._warn_once(
+                            ("lock", setting.source, name, locked_by),
+                            f"{setting.source}: {name}={setting.value} refused: "
+                            f"{locked_by} has `lock: true`, which later layers cannot weaken",
+                        )
+                        continue
+                    values[name] = setting.value
+                    sources[name] = setting.source
+                    origin[name] = block
+            if layer.lock and locked_by is None:
+                locked_by = layer.source
+        return self._decision(host, values, sources, origin, rule)
+
+    @staticmethod
+    def _decision(
+        host: str,
+        values: dict[str, object],
+        sources: dict[str, str],
+        origin: dict[str, Block],
+        rule: str | None,
+    ) -> Decision:
+        min_tls, max_tls = values["min_tls"], values["max_tls"]
+        if isinstance(max_tls, str) and isinstance(min_tls, str) and max_tls < min_tls:
+            raise PolicyError(
+                f"for {host}: max_tls {max_tls} ({sources['max_tls']}) is below "
+                f"min_tls {min_tls} ({sources['min_tls']})",
+                source=sources["max_tls"],
+            )
+        expires = reason = None
+        for name in _WEAKENING_ORDER:
+            block = origin.get(name)
+            if block is not None and name in block.weakenings:
+                expires, reason = block.expires, block.reason
+                break
+        # Every value was validated into its final type when its layer was built.
+        return Decision(
+            **values,  # type: ignore[arg-type]
+            expires=expires,
+            reason=reason,
+            rule=rule,
+            sources=FrozenDict(sources),
+        )
+
+    def _warn_about_expiry(
+        self, block: Block, lapsed: bool, today: datetime.date, host: str
+    ) -> None:
+        if block.expires is None:
+            return
+        names = ", ".join(block.weakenings)
+        if lapsed:
+            self._warn_once(
+                ("lapsed", block.source),
+                f"{block.source}: the waiver ({names}) expired on {block.expires.isoformat()}; "
+                f"{host} is verified without it",
+            )
+        elif (block.expires - today).days <= WARN_AHEAD_DAYS:
+            self._warn_once(
+                ("ahead", block.source),
+                f"{block.source}: the waiver ({names}) expires on {block.expires.isoformat()}; "
+                "after that date the host is verified strictly",
+            )
+
+    def _warn_once(self, key: tuple[str, ...], message: str) -> None:
+        with self._lock:
+            if key in self._warned:
+                return
+            self._warned.add(key)
+        warnings.warn(PolicyWarning(message), stacklevel=5)
+
+
+def _target(url_or_host: str) -> Target:
+    return split_url(url_or_host if "://" in url_or_host else f"https://{url_or_host}")
+
+
+# --- the process default (SPEC §4 layers 1-5) -----------------------------------------------
+
+_process_lock = threading.Lock()
+_base_layers: tuple[Policy, ...] | None = None
+_runtime: Verify | None = None
+_process: dict[Verify | None, Resolver] = {}
+
+
+def process_resolver() -> Resolver:
+    """The merged process default: files and environment read once, plus the runtime switch."""
+    global _base_layers
+    runtime = _runtime
+    resolver = _process.get(runtime)
+    if resolver is not None:
+        return resolver
+    with _process_lock:
+        if _base_layers is None:
+            from ._sources import read_layers
+
+            _base_layers = read_layers()
+        layers = _base_layers
+        if runtime is not None:
+            setting = Setting(
+                runtime, f"runtime https_verify_certificates({runtime == Verify.STRICT})"
+            )
+            switch = Block("runtime", FrozenDict({"verify": setting}))
+            layers = (*layers, Policy(source="runtime switch", defaults=switch))
+        resolver = _process.setdefault(runtime, Resolver(layers))
+    return resolver
+
+
+def https_verify_certificates(enable: bool = True) -> None:
+    """PEP 493's runtime switch: verify (``True``) or not (``False``) from now on.
+
+    Like ``ssl._https_verify_certificates``, it sets the level for the whole process and
+    affects connections opened afterwards; it sits above the environment and the policy
+    files, but a file with ``lock: true`` refuses ``False`` (with a warning), and an
+    explicit ``Client(policy=...)`` or per-request ``policy=``/``context=`` is not affected.
+    """
+    global _runtime
+    with _process_lock:
+        _runtime = Verify.STRICT if enable else Verify.DISABLED
+
+
+def explain(url: str) -> Decision:
+    """The decision the process default (every source merged) makes for ``url``."""
+    return process_resolver().resolve(url)
+
+
+def reset_process_state() -> None:
+    """Forget what was read from files and the environment, and the runtime switch."""
+    global _base_layers, _runtime
+    with _process_lock:
+        _base_layers = None
+        _runtime = None
+        _process.clear()
