@@ -1,0 +1,37 @@
+"""The public names are the contract (SPEC §1): exported, sorted, and nothing private leaks."""
+
+from __future__ import annotations
+
+import urllib.error
+
+import securehttp
+
+
+def test_all_is_sorted_and_complete() -> None:
+    assert securehttp.__all__ == sorted(securehttp.__all__)
+    public = {name for name in vars(securehttp) if not name.startswith("_")}
+    public -= {"annotations"}  # from __future__
+    assert set(securehttp.__all__) == public
+
+
+def test_error_tree() -> None:
+    assert issubclass(securehttp.PolicyError, securehttp.SecureHTTPError)
+    assert issubclass(securehttp.PolicyError, ValueError)
+    assert issubclass(securehttp.URLError, urllib.error.URLError)
+    assert issubclass(securehttp.InsecureRequestWarning, securehttp.SecureHTTPWarning)
+    assert issubclass(securehttp.PolicyWarning, securehttp.SecureHTTPWarning)
+
+
+def test_policy_error_carries_its_location() -> None:
+    error = securehttp.PolicyError(
+        "bad", source="p.yaml", line=3, column=5, key_path="defaults.verify"
+    )
+    assert str(error) == "p.yaml:3:5: defaults.verify: bad"
+    assert (error.source, error.line, error.column, error.key_path, error.problem) == (
+        "p.yaml",
+        3,
+        5,
+        "defaults.verify",
+        "bad",
+    )
+    assert str(securehttp.PolicyError("bad", source="env X")) == "env X: bad"
