@@ -6,31 +6,49 @@ policy file, an environment variable, the runtime switch or one explicit request
 
 from __future__ import annotations
 
+from ._client import Client, Response
 from ._exceptions import (
+    CertificateError,
+    HTTPError,
     InsecureRequestWarning,
+    PinMismatchError,
     PolicyError,
     PolicyWarning,
+    ResponseTooLarge,
     SecureHTTPError,
     SecureHTTPWarning,
+    TimeoutError,
+    TooManyRedirects,
     URLError,
 )
 from ._policy import ClientCert, Decision, Policy, Verify, load_policy
 from ._resolve import explain, https_verify_certificates
+from ._urlopen import Request, urlopen
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "CertificateError",
+    "Client",
     "ClientCert",
     "Decision",
+    "HTTPError",
     "InsecureRequestWarning",
+    "PinMismatchError",
     "Policy",
     "PolicyError",
     "PolicyWarning",
+    "Request",
+    "Response",
+    "ResponseTooLarge",
     "SecureHTTPError",
     "SecureHTTPWarning",
+    "TimeoutError",
+    "TooManyRedirects",
     "URLError",
     "Verify",
     "explain",
     "https_verify_certificates",
     "load_policy",
+    "urlopen",
 ]

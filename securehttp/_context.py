@@ -1,10 +1,110 @@
-"""The one place that creates ``ssl.SSLContext`` objects."""
+"""The one place that creates ``ssl.SSLContext`` objects.
+
+One context per distinct :class:`TLSSettings`, built once (loading a CA bundle costs tens of
+milliseconds) and cached.  Cached contexts are shared by every connection and thread, so
+they are *sealed* after they are built: urllib3 re-assigns ``verify_mode`` and calls
+``set_alpn_protocols`` on every connection it opens, which on a shared context would write
+to a live ``SSL_CTX`` while other threads handshake with it.  A sealed context accepts such
+a write only when it changes nothing (and then does not touch OpenSSL at all); any real
+change raises.
+"""
 
 from __future__ import annotations
 
+import os
+import re
 import ssl
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
 
-__all__ = ["check_ciphers"]
+from ._exceptions import PolicyError
+from ._policy import TLSSettings
+
+__all__ = ["ContextCache", "SealedContext", "build_context", "check_ciphers", "contexts"]
+
+_TLS_VERSIONS = {
+    "1.0": ssl.TLSVersion.TLSv1,
+    "1.1": ssl.TLSVersion.TLSv1_1,
+    "1.2": ssl.TLSVersion.TLSv1_2,
+    "1.3": ssl.TLSVersion.TLSv1_3,
+}
+ALPN = ["http/1.1"]
+_HASHED_NAME = re.compile(r"[0-9a-f]{8}\.\d+\Z")
+_CACHE_SIZE = 128
+
+
+class SealedContext(ssl.SSLContext):
+    """An ``SSLContext`` that refuses to change once :meth:`seal` has been called."""
+
+    _sealed = False
+    _alpn: tuple[str, ...] = ()
+
+    def seal(self) -> None:
+        self._sealed = True
+
+    def _refuse(self, what: str) -> None:
+        if self._sealed:
+            raise RuntimeError(
+                f"securehttp's cached SSLContexts are shared and never modified ({what}); "
+                "pass your own context with context= instead"
+            )
+
+    @property  # type: ignore[override]
+    def verify_mode(self) -> ssl.VerifyMode:
+        return ssl.SSLContext.verify_mode.__get__(self)  # type: ignore[attr-defined, no-any-return]
+
+    @verify_mode.setter
+    def verify_mode(self, value: ssl.VerifyMode) -> None:
+        if self._sealed and value == self.verify_mode:
+            return
+        self._refuse("verify_mode")
+        ssl.SSLContext.verify_mode.__set__(self, value)  # type: ignore[attr-defined]
+
+    @property
+    def check_hostname(self) -> bool:
+        return bool(ssl.SSLContext.check_hostname.__get__(self))  # type: ignore[attr-defined]
+
+    @check_hostname.setter
+    def check_hostname(self, value: bool) -> None:
+        if self._sealed and value == self.check_hostname:
+            return
+        self._refuse("check_hostname")
+        ssl.SSLContext.check_hostname.__set__(self, value)  # type: ignore[attr-defined]
+
+    def set_alpn_protocols(self, alpn_protocols: Iterable[str]) -> None:
+        protocols = tuple(alpn_protocols)
+        if self._sealed and protocols == self._alpn:
+            return
+        self._refuse("set_alpn_protocols")
+        super().set_alpn_protocols(protocols)
+        self._alpn = protocols
+
+    def load_verify_locations(self, *args: Any, **kwargs: Any) -> None:
+        self._refuse("load_verify_locations")
+        super().load_verify_locations(*args, **kwargs)
+
+    def load_cert_chain(self, *args: Any, **kwargs: Any) -> None:
+        self._refuse("load_cert_chain")
+        super().load_cert_chain(*args, **kwargs)
+
+    def load_default_certs(self, *args: Any, **kwargs: Any) -> None:
+        self._refuse("load_default_certs")
+        super().load_default_certs(*args, **kwargs)
+
+    def set_default_verify_paths(self) -> None:
+        self._refuse("set_default_verify_paths")
+        super().set_default_verify_paths()
+
+    def set_ciphers(self, cipherlist: str, /) -> None:
+        self._refuse("set_ciphers")
+        super().set_ciphers(cipherlist)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        # Properties not overridden above (options, verify_flags, minimum_version, ...).
+        if name not in ("_sealed", "_alpn", "verify_mode", "check_hostname"):
+            self._refuse(name)
+        super().__setattr__(name, value)
 
 
 def check_ciphers(ciphers: str) -> None:
@@ -14,3 +114,151 @@ def check_ciphers(ciphers: str) -> None:
         probe.set_ciphers(ciphers)
     except ssl.SSLError:
         raise ValueError(f"OpenSSL accepts no cipher from {ciphers!r}") from None
+
+
+def build_context(settings: TLSSettings) -> SealedContext:
+    """A new sealed context for ``settings``; PolicyError when a trust source is unusable."""
+    ctx = SealedContext(ssl.PROTOCOL_TLS_CLIENT)
+    # Set explicitly so that a policy means the same on every Python version (3.13 changed
+    # create_default_context's flags) and never depends on OpenSSL's configuration file.
+    flags = ssl.VERIFY_X509_TRUSTED_FIRST | ssl.VERIFY_X509_PARTIAL_CHAIN
+    if settings.x509_strict:
+        flags |= ssl.VERIFY_X509_STRICT
+    ctx.verify_flags = flags
+    ctx.hostname_checks_common_name = False
+    ctx.minimum_version = _TLS_VERSIONS[settings.min_tls]
+    if settings.max_tls is not None:
+        ctx.maximum_version = _TLS_VERSIONS[settings.max_tls]
+    ctx.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
+    if settings.ciphers is not None:
+        ctx.set_ciphers(settings.ciphers)
+    if settings.verify:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.check_hostname = True
+    else:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    _load_trust(ctx, settings.trust, settings.extra_ca)
+    if settings.client_cert is not None:
+        _load_client_cert(ctx, settings)
+    ctx.set_alpn_protocols(ALPN)
+    ctx.seal()
+    return ctx
+
+
+def _load_trust(ctx: ssl.SSLContext, trust: tuple[str, ...], extra: tuple[str, ...]) -> None:
+    # OpenSSL treats cafile=None/"" as "nothing" and load_default_certs() honours
+    # SSL_CERT_FILE behind our back: every source is loaded explicitly, by path.
+    for source in (*trust, *extra):
+        if source == "certifi":
+            import certifi
+
+            _load_file(ctx, certifi.where(), "certifi")
+        elif source == "system":
+            paths = ssl.get_default_verify_paths()
+            loaded = False
+            if paths.openssl_cafile and os.path.isfile(paths.openssl_cafile):
+                _load_file(ctx, paths.openssl_cafile, "system")
+                loaded = True
+            if paths.openssl_capath and _has_hashed_certs(paths.openssl_capath):
+                ctx.load_verify_locations(capath=paths.openssl_capath)
+                loaded = True
+            if not loaded:
+                raise PolicyError(
+                    "trust: system: OpenSSL has no default CA file or directory here",
+                    source="system",
+                )
+        elif os.path.isdir(source):
+            if not _has_hashed_certs(source):
+                raise PolicyError(
+                    "trust directory holds no hashed certificates (run `openssl rehash` on it)",
+                    source=source,
+                )
+            ctx.load_verify_locations(capath=source)
+        else:
+            _load_file(ctx, source, source)
+
+
+def _load_file(ctx: ssl.SSLContext, path: str, label: str) -> None:
+    try:
+        ctx.load_verify_locations(cafile=path)
+    except (ssl.SSLError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
+        raise PolicyError(
+            f"cannot load CA certificates from {path}: {reason}", source=label
+        ) from None
+
+
+def _has_hashed_certs(directory: str) -> bool:
+    try:
+        return any(_HASHED_NAME.match(name) for name in os.listdir(directory))
+    except OSError:
+        return False
+
+
+def _load_client_cert(ctx: ssl.SSLContext, settings: TLSSettings) -> None:
+    cert = settings.client_cert
+    assert cert is not None
+    password: Callable[[], str] | None = None
+    if cert.password_env is not None:
+        name = cert.password_env
+
+        def password() -> str:
+            value = os.environ.get(name)
+            if value is None:
+                raise PolicyError(
+                    f"{name} is not set (client_cert password_env)", source=f"env {name}"
+                )
+            return value
+
+    try:
+        ctx.load_cert_chain(cert.cert, cert.key, password=password)
+    except ssl.SSLError as exc:
+        # OpenSSL's reason never includes the password; the message names files only.
+        raise PolicyError(
+            f"cannot load the client certificate {cert.cert}"
+            f"{' with key ' + cert.key if cert.key else ''}: {exc.reason or exc}",
+            source=cert.cert,
+        ) from None
+
+
+class ContextCache:
+    """Sealed contexts keyed by their settings: bounded, thread-safe, built once each."""
+
+    def __init__(self, size: int = _CACHE_SIZE) -> None:
+        self._size = size
+        self._contexts: dict[TLSSettings, SealedContext] = {}
+        self._lock = threading.Lock()
+        self.builds = 0
+
+    def get(self, settings: TLSSettings) -> SealedContext:
+        ctx = self._contexts.get(settings)
+        if ctx is not None:
+            return ctx
+        with self._lock:
+            ctx = self._contexts.get(settings)
+            if ctx is None:
+                ctx = build_context(settings)
+                self.builds += 1
+                if len(self._contexts) >= self._size:
+                    self._contexts.pop(next(iter(self._contexts)))
+                self._contexts[settings] = ctx
+        return ctx
+
+    def __len__(self) -> int:
+        return len(self._contexts)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._contexts.clear()
+
+
+contexts = ContextCache()
+
+
+def legacy_context(cafile: str | None, capath: str | None) -> ssl.SSLContext:
+    """What urllib built for ``cafile=``/``capath=``: a verifying context trusting only those,
+    without the common-name fallback (as every securehttp context)."""
+    ctx = ssl.create_default_context(cafile=cafile, capath=capath)
+    ctx.hostname_checks_common_name = False
+    return ctx

@@ -25,13 +25,26 @@ from __future__ import annotations
 
 import builtins
 import urllib.error
+from collections.abc import Sequence
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from email.message import Message
+
+    from ._policy import Decision
 
 __all__ = [
+    "CertificateError",
+    "HTTPError",
     "InsecureRequestWarning",
+    "PinMismatchError",
     "PolicyError",
     "PolicyWarning",
+    "ResponseTooLarge",
     "SecureHTTPError",
     "SecureHTTPWarning",
+    "TimeoutError",
+    "TooManyRedirects",
     "URLError",
 ]
 
@@ -81,8 +94,67 @@ class URLError(SecureHTTPError, urllib.error.URLError):
         return str(self.reason)
 
 
+class TooManyRedirects(SecureHTTPError):
+    """More redirects than allowed (10 by default)."""
+
+
+class ResponseTooLarge(SecureHTTPError):
+    """A body read whole was larger than ``max_body``."""
+
+
+class HTTPError(URLError, urllib.error.HTTPError):
+    """A non-2xx response from ``urlopen``; like urllib's, it is also a readable response."""
+
+    def __init__(self, url: str, code: int, msg: str, hdrs: Message, fp: IO[bytes] | None) -> None:
+        urllib.error.HTTPError.__init__(self, url, code, msg, hdrs, fp)
+
+    def __str__(self) -> str:
+        return f"HTTP Error {self.code}: {self.msg}"
+
+
 class TimeoutError(URLError, builtins.TimeoutError):
     """A connect, read or total deadline passed."""
+
+
+class CertificateError(URLError):
+    """Certificate verification failed.
+
+    ``host`` and ``port`` say where, ``verify_reason`` is OpenSSL's reason, ``decision`` the
+    :class:`~securehttp.Decision` that required verification (with its sources), ``hint``
+    what would fix it.
+    """
+
+    def __init__(
+        self, host: str, port: int, verify_reason: str, decision: Decision, hint: str
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.verify_reason = verify_reason
+        self.decision = decision
+        self.hint = hint
+        required = (
+            f"verify={decision.verify} ({decision.sources['verify']}), "
+            f"trust=[{', '.join(decision.trust)}] ({decision.sources['trust']})"
+        )
+        super().__init__(
+            f"certificate verification failed for {host}:{port}: {verify_reason}; "
+            f"required by {required}. Hint: {hint}"
+        )
+
+
+class PinMismatchError(CertificateError):
+    """The chain is valid, but no certificate in it carries one of the host's pins."""
+
+    def __init__(self, host: str, port: int, presented: Sequence[str], decision: Decision) -> None:
+        self.presented = tuple(presented)
+        reason = "no certificate matches the pinned keys; the server presented " + ", ".join(
+            self.presented
+        )
+        hint = (
+            f"if the server's key was rotated on purpose, update pins "
+            f"({decision.sources['pins']}); otherwise do not trust this connection"
+        )
+        super().__init__(host, port, reason, decision, hint)
 
 
 class SecureHTTPWarning(UserWarning):

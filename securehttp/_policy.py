@@ -281,11 +281,15 @@ class Policy:
     def resolve(self, url_or_host: str) -> Decision:
         """The decision for a URL (``https://host:port/...``) or a bare host, with this policy
         over the built-in defaults.  Pure: no I/O."""
+        return self.resolver().resolve(url_or_host)
+
+    def resolver(self) -> Resolver:
+        """This policy over the built-in defaults, with its decision cache (made once)."""
         if not self._resolver:
             from ._resolve import Resolver
 
             self._resolver.append(Resolver((self,)))
-        return self._resolver[0].resolve(url_or_host)
+        return self._resolver[0]
 
 
 def load_policy(path: str | os.PathLike[str]) -> Policy:

@@ -12,6 +12,7 @@ import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,3 +72,74 @@ def ca_file(tmp_path: Path) -> Path:
     path = tmp_path / "ca.pem"
     trustme.CA().cert_pem.write_to_path(str(path))
     return path
+
+
+# --- TLS material and servers ---------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def fresh_client_state() -> Iterator[None]:
+    from securehttp import _client, _urlopen
+
+    _client.reset_warnings()
+    yield
+    if _urlopen._client is not None:
+        _urlopen._client.close()
+        _urlopen._client = None
+
+
+@pytest.fixture(scope="session")
+def ca() -> Any:
+    import trustme
+
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def other_ca() -> Any:
+    import trustme
+
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def ca_pem(ca: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def localhost_cert(ca: Any) -> Any:
+    return ca.issue_cert("localhost", "127.0.0.1", "::1")
+
+
+@pytest.fixture
+def trusting(ca_pem: Path) -> Any:
+    """A policy that trusts the test CA (and nothing else) everywhere."""
+    from securehttp import Policy
+
+    return Policy.from_dict({"defaults": {"trust": str(ca_pem)}}, source="test-policy")
+
+
+@pytest.fixture
+def make_server() -> Iterator[Callable[..., Any]]:
+    """Start a server for a certificate: ``make_server(cert, host=..., max_tls=..., ...)``."""
+    from contextlib import ExitStack
+
+    from .tlsserver import serve, server_context
+
+    with ExitStack() as stack:
+
+        def start(
+            cert: Any = None, *, host: str = "127.0.0.1", name: str | None = None, **kwargs: Any
+        ) -> Any:
+            tls = server_context(cert, **kwargs) if cert is not None else None
+            return stack.enter_context(serve(tls, host=host, name=name))
+
+        yield start
+
+
+@pytest.fixture
+def good_server(make_server: Callable[..., Any], localhost_cert: Any) -> Any:
+    return make_server(localhost_cert)
