@@ -11,15 +11,13 @@ import dataclasses
 import datetime
 import json
 import sys
-import tempfile
-import textwrap
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
 from ._exceptions import PolicyError, SecureHTTPError
-from ._policy import SETTINGS, ClientCert, Decision, Policy, load_policy
+from ._policy import SETTINGS, ClientCert, Decision, load_policy
 from ._resolve import explain as process_explain
 
 __all__ = ["main"]
@@ -45,7 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"securehttp: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except SecureHTTPError as exc:
+    except (SecureHTTPError, OSError) as exc:
+        # URLError and its subclasses are OSErrors too; so is a file -o cannot write.
         if getattr(args, "verbose", False):
             raise
         print(f"securehttp: {exc}", file=sys.stderr)
@@ -86,7 +85,35 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", action="store_true", help="tracebacks on errors")
     p.set_defaults(func=_cmd_check)
 
-    p = sub.add_parser("demo", help="a self-contained walk-through")
+    p = sub.add_parser("get", help="fetch a URL, verified as the policy says")
+    p.add_argument("url")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the body to FILE")
+    p.add_argument(
+        "--policy", metavar="FILE", help="use this policy file instead of the process sources"
+    )
+    p.add_argument("-H", "--header", action="append", default=[], metavar="'Name: value'")
+    p.add_argument("-X", "--method", metavar="METHOD")
+    p.add_argument(
+        "--data", metavar="DATA|@FILE", help="request body (POST unless -X says otherwise)"
+    )
+    p.add_argument(
+        "--verbose", action="store_true", help="status, headers and decision on stderr; tracebacks"
+    )
+    p.set_defaults(func=_cmd_get)
+
+    p = sub.add_parser(
+        "probe", help="look at a server's TLS: version, chain, pins, and whether it verifies"
+    )
+    p.add_argument("urls", nargs="+", metavar="URL")
+    p.add_argument(
+        "--policy",
+        metavar="FILE",
+        help="judge with this policy file instead of the process sources",
+    )
+    p.add_argument("--verbose", action="store_true", help="tracebacks on errors")
+    p.set_defaults(func=_cmd_probe)
+
+    p = sub.add_parser("demo", help="a self-contained walk-through against local HTTPS servers")
     p.set_defaults(func=_cmd_demo)
     return parser
 
@@ -139,117 +166,165 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return status
 
 
-# --- demo -----------------------------------------------------------------------------------
-
-_DEMO_POLICY = """\
-version: 1
-hosts:
-  legacy.example.org:
-    verify: disabled
-    expires: {future}
-    reason: "vendor appliance, ticket OPS-1234"
-  old.example.org:
-    verify: disabled
-    expires: 2020-01-31
-    reason: "a waiver that has lapsed"
-  "**.corp.example":
-    min_tls: "1.3"
-"""
+# --- get ----------------------------------------------------------------------------------
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    say = _Narrator()
-    say.title("securehttp demo: how a TLS policy is decided")
-    say.step("With no policy at all, every host is verified strictly (PEP 476).")
-    say.show(
-        ">>> securehttp.Policy().resolve('https://example.com')",
-        _brief(Policy().resolve("https://example.com")),
-    )
+def _cmd_get(args: argparse.Namespace) -> int:
+    from ._client import Client
 
-    future = (datetime.date.today() + datetime.timedelta(days=120)).isoformat()
-    with tempfile.TemporaryDirectory(prefix="securehttp-demo-") as tmp:
-        path = Path(tmp) / "policy.yaml"
-        path.write_text(_DEMO_POLICY.format(future=future), encoding="utf-8")
-        path.chmod(0o600)
-        say.step(f"A policy file with narrow, expiring waivers ({path.name}):")
-        say.block(path.read_text(encoding="utf-8"))
-        policy = load_policy(path)
-        for url in (
-            "https://legacy.example.org/",
-            "https://a.b.corp.example/",
-            "https://example.com/",
-        ):
-            say.show(f">>> policy.resolve({url!r})", _brief(policy.resolve(url)))
-
-        say.step("A waiver past its end date lapses: the host is verified again, with a warning.")
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            decision = policy.resolve("https://old.example.org/")
-        say.show(">>> policy.resolve('https://old.example.org/')", _brief(decision))
-        for warning in caught:
-            say.note(f"warning: {warning.message}")
-
-        say.step("Host names are compared normalised, so a rule cannot be dodged by spelling.")
-        for url in ("https://LEGACY.Example.ORG./", "https://legacy.example.org:443/"):
-            say.show(f">>> policy.resolve({url!r}).verify", str(policy.resolve(url).verify))
-
-        say.step("YAML traps are refused with the file, line, column and key, never guessed at.")
-        bad = Path(tmp) / "bad.yaml"
-        bad.write_text("version: 1\ndefaults:\n  verify: no\n  min_tls: 1.2\n", encoding="utf-8")
-        bad.chmod(0o600)
-        say.block(bad.read_text(encoding="utf-8"))
-        try:
-            load_policy(bad)
-        except PolicyError as exc:
-            say.show(f">>> securehttp.load_policy({bad.name!r})", f"PolicyError: {exc}")
-
-        say.step("Weakening without an end date and a reason is refused too.")
-        try:
-            Policy.from_dict({"hosts": {"x.example": {"verify": "disabled"}}})
-        except PolicyError as exc:
-            say.show(
-                ">>> Policy.from_dict({'hosts': {'x.example': {'verify': 'disabled'}}})",
-                f"PolicyError: {exc}",
+    headers: dict[str, str] = {}
+    for header in args.header:
+        name, sep, value = header.partition(":")
+        if not sep or not name.strip():
+            raise ValueError(f"-H {header!r}: expected 'Name: value'")
+        headers[name.strip()] = value.strip()
+    body = None
+    if args.data is not None:
+        body = Path(args.data[1:]).read_bytes() if args.data.startswith("@") else args.data.encode()
+    method = args.method or ("POST" if body is not None else "GET")
+    policy = load_policy(args.policy) if args.policy else None
+    with (
+        Client(policy) as client,
+        client.request(method, args.url, body=body, headers=headers) as response,
+    ):
+        if args.verbose:
+            print(f"{response.status} {response.reason}  {response.url}", file=sys.stderr)
+            for name, value in response.headers.items():
+                print(f"{name}: {value}", file=sys.stderr)
+            print(str(response.decision), file=sys.stderr)
+        if args.output:
+            _download(response, Path(args.output))
+        else:
+            out = sys.stdout.buffer
+            while chunk := response.read(65536):
+                out.write(chunk)
+            out.flush()
+        if response.status >= 400:
+            print(
+                f"securehttp: HTTP {response.status} {response.reason} from {response.url}",
+                file=sys.stderr,
             )
-
-    say.step("Next: `securehttp explain URL` shows the same for this process's own sources;")
-    say.note(
-        "`securehttp check FILE` validates policy files.  The shipped examples are in policies/."
-    )
+            return EXIT_FAILURE
     return EXIT_OK
 
 
-def _brief(decision: Decision) -> str:
-    keys = ["verify", "min_tls", "trust", "pins"]
-    parts = [
-        f"{k}={getattr(decision, k)!s}"
-        if not isinstance(getattr(decision, k), tuple)
-        else f"{k}=[{', '.join(getattr(decision, k))}]"
-        for k in keys
-    ]
+def _download(response: object, path: Path) -> None:
+    from ._client import Response
+
+    assert isinstance(response, Response)
+    total = int(response.headers.get("Content-Length") or 0)
+    show = sys.stderr.isatty()
+    done = 0
+    with path.open("wb") as out:
+        while chunk := response.read(65536):
+            out.write(chunk)
+            done += len(chunk)
+            if show:
+                print("\r" + _progress(done, total), end="", file=sys.stderr, flush=True)
+    if show:
+        print(file=sys.stderr)
+
+
+def _progress(done: int, total: int, width: int = 30) -> str:
+    if total <= 0:
+        return f"{done / 1024:,.0f} KiB"
+    filled = min(width, done * width // total)
     return (
-        f"{', '.join(parts)}\n    rule={decision.rule}; verify from: {decision.sources['verify']}"
+        f"[{'#' * filled}{'.' * (width - filled)}] {done * 100 // total:3d}% {done / 1024:,.0f} KiB"
     )
 
 
-class _Narrator:
-    def __init__(self) -> None:
-        self.count = 0
+# --- probe --------------------------------------------------------------------------------
 
-    def title(self, text: str) -> None:
-        print(text)
-        print("=" * len(text))
 
-    def step(self, text: str) -> None:
-        self.count += 1
-        print(f"\n{self.count}. {text}")
+def _cmd_probe(args: argparse.Namespace) -> int:
+    from ._client import Client, probe, spki_pin
 
-    def show(self, command: str, result: str) -> None:
-        print(f"  {command}")
-        print(textwrap.indent(result, "    "))
+    policy = load_policy(args.policy) if args.policy else None
+    status = EXIT_OK
+    for url in args.urls:
+        shake = probe(url)
+        target = shake.target
+        print(url)
+        print(f"  TLS: {shake.version}, {shake.cipher}")
+        for index, der in enumerate(shake.chain):
+            for line in _describe(der):
+                print(f"  [{index}] {line}" if line.startswith("subject") else f"      {line}")
+            print(f"      pin: {spki_pin(der)}")
+        with Client(policy) as client:
+            decision = client.decide(url)
+            try:
+                client.request("HEAD", url, redirect=False).close()
+            except SecureHTTPError as exc:
+                reason = getattr(exc, "verify_reason", None) or str(exc)
+                print(f"  strict verification under {_which(args)}: FAILED: {reason}")
+                print(_suggestion(target.host, target.port, shake.chain, reason))
+                status = EXIT_FAILURE
+                continue
+        source = decision.sources["verify"]
+        print(f"  verification under {_which(args)}: passed (verify={decision.verify}, {source})")
+    return status
 
-    def block(self, text: str) -> None:
-        print(textwrap.indent(text.rstrip("\n"), "  | "))
 
-    def note(self, text: str) -> None:
-        print(f"  {text}")
+def _which(args: argparse.Namespace) -> str:
+    return args.policy if args.policy else "the current policy"
+
+
+def _describe(der: bytes) -> list[str]:
+    from cryptography import x509
+
+    cert = x509.load_der_x509_certificate(der)
+    lines = [
+        f"subject: {cert.subject.rfc4514_string()}",
+        f"issuer:  {cert.issuer.rfc4514_string()}",
+    ]
+    lines.append(
+        f"valid:   {cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d}"
+    )
+    try:
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        sans = [f"DNS:{n}" for n in names.get_values_for_type(x509.DNSName)]
+        sans += [f"IP:{n}" for n in names.get_values_for_type(x509.IPAddress)]
+        lines.append(f"names:   {', '.join(sans) or '(none)'}")
+    except x509.ExtensionNotFound:
+        lines.append(
+            "names:   no subjectAltName (refused: names are never read from the common name)"
+        )
+    return lines
+
+
+def _suggestion(host: str, port: int, chain: tuple[bytes, ...], reason: str) -> str:
+    from cryptography import x509
+
+    issuer = x509.load_der_x509_certificate(chain[-1]).issuer.rfc4514_string() if chain else "?"
+    key = f'"{host}:{port}"' if port != 443 else f'"{host}"'
+    until = (datetime.date.today() + datetime.timedelta(days=30)).isoformat()
+    low = reason.lower()
+    lines = [
+        "  what would make it pass (check first that this really is the server's certificate):"
+    ]
+    if "issuer" in low or "self-signed" in low or "self signed" in low:
+        lines += [
+            "    # trust the issuing CA for this host, beside the public roots:",
+            "    hosts:",
+            f"      {key}:",
+            f"        extra_ca: [issuer-ca.pem]   # the PEM certificate of {issuer}",
+        ]
+    lines += [
+        "    # or, only while the server is being fixed, a waiver that ends:",
+        "    hosts:",
+        f"      {key}:",
+        "        verify: disabled",
+        f"        expires: {until}",
+        '        reason: "TODO: why, and the ticket that tracks the fix"',
+    ]
+    return "\n".join(lines)
+
+
+# --- demo ---------------------------------------------------------------------------------
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from ._demo import run_demo
+
+    return run_demo()

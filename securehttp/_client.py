@@ -15,11 +15,13 @@ from __future__ import annotations
 import base64
 import builtins
 import collections
+import dataclasses
 import hashlib
 import hmac
 import http.client
 import logging
 import re
+import socket
 import ssl
 import threading
 import urllib.parse
@@ -56,7 +58,7 @@ from ._hosts import Target, split_url
 from ._policy import DEFAULTS, SETTINGS, Decision, Policy, Verify
 from ._resolve import Resolver, process_resolver
 
-__all__ = ["Client", "Response"]
+__all__ = ["Client", "Handshake", "Response", "probe", "spki_pin"]
 
 audit_log = logging.getLogger("securehttp.audit")
 
@@ -122,9 +124,6 @@ def _audit(host: str, port: int, reason: str, decision: Decision) -> None:
 def _presented_pins(sock: ssl.SSLSocket, verified: bool) -> list[str]:
     """``sha256/...`` of each certificate's SubjectPublicKeyInfo: the verified chain where this
     Python exposes it (3.13+), otherwise the leaf."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
     chain: list[bytes] = []
     get_chain = getattr(sock, "get_verified_chain", None)
     if verified and get_chain is not None:
@@ -132,15 +131,17 @@ def _presented_pins(sock: ssl.SSLSocket, verified: bool) -> list[str]:
     if not chain:
         leaf = sock.getpeercert(binary_form=True)
         chain = [leaf] if leaf else []
-    pins = []
-    for der in chain:
-        spki = (
-            x509.load_der_x509_certificate(der)
-            .public_key()
-            .public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-        )
-        pins.append("sha256/" + base64.b64encode(hashlib.sha256(spki).digest()).decode())
-    return pins
+    return [spki_pin(der) for der in chain]
+
+
+def spki_pin(der: bytes) -> str:
+    """``sha256/<base64>`` of a DER certificate's SubjectPublicKeyInfo."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    public_key = x509.load_der_x509_certificate(der).public_key()
+    spki = public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return "sha256/" + base64.b64encode(hashlib.sha256(spki).digest()).decode()
 
 
 def _pins_match(presented: list[str], pinned: tuple[str, ...]) -> bool:
@@ -150,6 +151,41 @@ def _pins_match(presented: list[str], pinned: tuple[str, ...]) -> bool:
             # Every pair is compared (no early exit), in constant time per pair.
             matched |= hmac.compare_digest(have.encode(), want.encode())
     return matched
+
+
+# --- probing --------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Handshake:
+    """What a server showed in a handshake that verified nothing (for ``securehttp probe``)."""
+
+    target: Target
+    version: str
+    cipher: str
+    chain: tuple[bytes, ...]
+
+
+def probe(url: str, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> Handshake:
+    """Handshake with ``url``'s server to look at it; sends no request."""
+    from ._context import probe_context
+
+    target = split_url(url)
+    try:
+        with socket.create_connection((target.host, target.port), timeout=timeout) as raw:
+            name = None if target.is_ip else target.host
+            with probe_context().wrap_socket(raw, server_hostname=name) as sock:
+                get_chain = getattr(sock, "get_unverified_chain", None)  # Python 3.13+
+                chain = [bytes(der) for der in get_chain()] if get_chain is not None else []
+                if not chain:
+                    leaf = sock.getpeercert(binary_form=True)
+                    chain = [leaf] if leaf else []
+                cipher = sock.cipher()
+                return Handshake(
+                    target, sock.version() or "?", cipher[0] if cipher else "?", tuple(chain)
+                )
+    except (OSError, ssl.SSLError) as exc:
+        raise _translate(exc, url, target) from exc
 
 
 # --- connections and pools ------------------------------------------------------------------

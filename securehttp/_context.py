@@ -21,7 +21,15 @@ from typing import Any
 from ._exceptions import PolicyError
 from ._policy import TLSSettings
 
-__all__ = ["ContextCache", "SealedContext", "build_context", "check_ciphers", "contexts"]
+__all__ = [
+    "ContextCache",
+    "SealedContext",
+    "build_context",
+    "check_ciphers",
+    "contexts",
+    "legacy_context",
+    "probe_context",
+]
 
 _TLS_VERSIONS = {
     "1.0": ssl.TLSVersion.TLSv1,
@@ -220,6 +228,18 @@ def _load_client_cert(ctx: ssl.SSLContext, settings: TLSSettings) -> None:
             f"{' with key ' + cert.key if cert.key else ''}: {exc.reason or exc}",
             source=cert.cert,
         ) from None
+
+
+def probe_context() -> SealedContext:
+    """A context that completes any handshake, for ``securehttp probe`` to *look* at a
+    server; it verifies nothing and is never used to send a request."""
+    ctx = SealedContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+    ctx.set_alpn_protocols(ALPN)
+    ctx.seal()
+    return ctx
 
 
 class ContextCache:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -113,10 +114,180 @@ def test_unknown_command_exits_2() -> None:
 def test_demo_runs_and_tells_the_story(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["demo"], capsys)
     assert code == 0
-    assert "verify=disabled" in out
-    assert "the waiver (verify) expired on 2020-01-31" in out
-    assert "YAML 1.1 boolean" in out
-    assert "needs expires and reason" in out
+    for words in (
+        "CertificateError: certificate verification failed",
+        "b'hello from the good server\\n'",
+        "IP address mismatch",
+        "certificate has expired",
+        "InsecureRequestWarning",
+        "the waiver (verify) expired on 2020-01-31",
+        'audit: {"event": "tls_verification_failed"',
+        "PinMismatchError: the server presented sha256/",
+        "context=ctx",
+        "every server is stopped",
+    ):
+        assert words in out, words
+
+
+def test_demo_leaves_no_thread_running(capsys: pytest.CaptureFixture[str]) -> None:
+    import threading
+
+    before = set(threading.enumerate())
+    assert main(["demo"]) == 0
+    capsys.readouterr()
+    for thread in set(threading.enumerate()) - before:
+        thread.join(5)
+        assert not thread.is_alive(), thread
+
+
+# --- get ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def trust_file(write_policy: Callable[..., Path], ca_pem: Path) -> Path:
+    return write_policy(f"version: 1\ndefaults:\n  trust: {ca_pem}\n", name="trust.yaml")
+
+
+def test_get_prints_the_body(
+    good_server: Any, trust_file: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    code = main(["get", good_server.url("/"), "--policy", str(trust_file)])
+    out, err = capsysbinary.readouterr()
+    assert (code, out, err) == (0, b"hello\n", b"")
+
+
+def test_get_refuses_an_untrusted_server_in_one_line(
+    good_server: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(["get", good_server.url("/")], capsys)
+    assert code == 1
+    assert out == ""
+    assert err.count("\n") == 1
+    assert "certificate verification failed for 127.0.0.1" in err
+    assert "Hint:" in err
+
+
+def test_get_with_headers_method_data_and_verbose(
+    good_server: Any, trust_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(
+        [
+            "get",
+            good_server.url("/echo"),
+            "--policy",
+            str(trust_file),
+            "-H",
+            "X-One: 1",
+            "-X",
+            "PUT",
+            "--data",
+            "payload",
+            "--verbose",
+        ],
+        capsys,
+    )
+    echo = json.loads(out)
+    assert code == 0
+    assert (echo["method"], echo["body"], echo["headers"]["X-One"]) == ("PUT", "payload", "1")
+    assert err.startswith("200 OK  ")
+    assert "rule=(defaults)" in err
+
+
+def test_get_data_from_a_file_posts(
+    good_server: Any, trust_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = tmp_path / "body.bin"
+    body.write_bytes(b"from a file")
+    code, out, _ = run(
+        ["get", good_server.url("/echo"), "--policy", str(trust_file), "--data", f"@{body}"], capsys
+    )
+    assert code == 0
+    assert json.loads(out)["method"] == "POST"
+    assert json.loads(out)["body"] == "from a file"
+
+
+def test_get_to_a_file(
+    good_server: Any, trust_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "out.bin"
+    code, out, _ = run(
+        [
+            "get",
+            good_server.url("/big?size=200000"),
+            "--policy",
+            str(trust_file),
+            "-o",
+            str(target),
+        ],
+        capsys,
+    )
+    assert code == 0
+    assert out == ""
+    assert target.read_bytes() == b"x" * 200000
+
+
+def test_get_http_error_exits_1(
+    good_server: Any, trust_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(
+        ["get", good_server.url("/status/404"), "--policy", str(trust_file)], capsys
+    )
+    assert code == 1
+    assert out == "status 404\n"
+    assert "HTTP 404 Not Found" in err
+
+
+def test_get_bad_header_is_a_usage_error(
+    good_server: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(["get", good_server.url("/"), "-H", "no colon"], capsys)
+    assert code == 2
+    assert "expected 'Name: value'" in err
+
+
+def test_progress_bar() -> None:
+    from securehttp._cli import _progress
+
+    assert _progress(50, 100, width=10) == "[#####.....]  50% 0 KiB"
+    assert _progress(2048, 0) == "2 KiB"
+
+
+# --- probe ----------------------------------------------------------------------------------
+
+
+def test_probe_reports_chain_pins_and_a_snippet(
+    good_server: Any, localhost_cert: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from .tlsserver import spki_pin
+
+    code, out, _ = run(["probe", good_server.url("/")], capsys)
+    assert code == 1
+    assert "TLS: TLSv1.3" in out
+    assert "names:   DNS:localhost, IP:127.0.0.1, IP:::1" in out
+    assert f"pin: {spki_pin(localhost_cert.cert_chain_pems[0].bytes())}" in out
+    assert "FAILED: unable to get local issuer certificate" in out
+    assert "extra_ca: [issuer-ca.pem]" in out
+    assert "verify: disabled" in out
+    assert "expires: " in out
+
+
+def test_probe_passes_with_a_trusting_policy(
+    good_server: Any, trust_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(["probe", good_server.url("/"), "--policy", str(trust_file)], capsys)
+    assert code == 0
+    assert "passed (verify=strict, default)" in out
+
+
+def test_probe_unreachable(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    code, _, err = run(["probe", f"https://127.0.0.1:{port}/"], capsys)
+    assert code == 1
+    assert "Connection refused" in err
 
 
 def cli(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -147,3 +318,16 @@ def test_subprocess_demo() -> None:
     result = cli("demo")
     assert result.returncode == 0, result.stderr
     assert "securehttp demo" in result.stdout
+    assert "every server is stopped" in result.stdout
+
+
+def test_subprocess_get_and_probe(good_server: Any, trust_file: Path) -> None:
+    result = cli("get", good_server.url("/"), "--policy", str(trust_file))
+    assert (result.returncode, result.stdout) == (0, "hello\n")
+    result = cli("get", good_server.url("/"))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "certificate verification failed" in result.stderr
+    result = cli("probe", good_server.url("/"), "--policy", str(trust_file))
+    assert result.returncode == 0
+    assert "passed" in result.stdout
