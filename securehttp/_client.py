@@ -335,14 +335,22 @@ class Response:
         self._raw = raw
         self.status: int = raw.status
         self.reason: str = raw.reason or http.client.responses.get(raw.status, "")
-        self.headers = http.client.HTTPMessage()
-        for name, value in raw.headers.items():
-            self.headers[name] = value
         self.url = url
         self.decision = decision
         self._max_body = max_body
+        self._headers: http.client.HTTPMessage | None = None
         self._buffer = b""
         self._done = False
+
+    @property
+    def headers(self) -> http.client.HTTPMessage:
+        """The response headers, case-insensitive (built on first use)."""
+        if self._headers is None:
+            message = http.client.HTTPMessage()
+            for name, value in self._raw.headers.items():
+                message[name] = value
+            self._headers = message
+        return self._headers
 
     # urllib / http.client names
     @property
@@ -394,6 +402,12 @@ class Response:
             while len(out) < amt and (chunk := self._chunk(amt - len(out))):
                 out += chunk
             return bytes(out)
+        length = self._raw.headers.get("Content-Length", "")
+        plain = not self._raw.headers.get("Content-Encoding")
+        if plain and not self._buffer and length.isdigit() and int(length) <= self._max_body:
+            # http.client never returns more than Content-Length, so one read is bounded.
+            data = self._chunk(int(length)) if int(length) else b""
+            return data + self._rest_after(data, int(length))
         chunks: list[bytes] = []
         size = 0
         while chunk := self._chunk(65536):
@@ -405,6 +419,19 @@ class Response:
                 )
             chunks.append(chunk)
         return b"".join(chunks)
+
+    def _rest_after(self, data: bytes, length: int) -> bytes:
+        """A short first read: the rest, still bounded by the announced length."""
+        if len(data) >= length:
+            self._finish()
+            return b""
+        rest = bytearray()
+        while len(data) + len(rest) < length and (
+            chunk := self._chunk(length - len(data) - len(rest))
+        ):
+            rest += chunk
+        self._finish()
+        return bytes(rest)
 
     def readline(self, limit: int = -1) -> bytes:
         line = bytearray()
@@ -636,13 +663,12 @@ class Client:
 
                 fallback = contexts.get(replace(tls, verify=False))
         key = ("https", host, target.port, ctx, fallback, decision.pins, decision.verify)
-        check = _Check(host, target.port, decision, user_context=context is not None)
         return self._pools.get(
             key,
             lambda: _HTTPSPool(
                 host,
                 target.port,
-                check=check,
+                check=_Check(host, target.port, decision, user_context=context is not None),
                 timeout=timeout,
                 maxsize=10,
                 retries=False,

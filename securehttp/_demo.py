@@ -15,6 +15,7 @@ import hashlib
 import http.server
 import json
 import logging
+import socket
 import ssl
 import tempfile
 import textwrap
@@ -133,6 +134,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         self.request.settimeout(5)
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             self.request = self.server.tls.wrap_socket(self.request, server_side=True)
         except (ssl.SSLError, OSError):

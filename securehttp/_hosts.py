@@ -9,14 +9,13 @@ for is the host the transport connects to.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Generic, NamedTuple, TypeVar
-
-import idna
 
 __all__ = [
     "HostIndex",
@@ -93,6 +92,12 @@ def split_url(url: str) -> Target:
     hostport = match.group(2).rpartition("@")[2]
     if not hostport:
         raise ValueError("URL has no host")
+    return _target(scheme, hostport)
+
+
+@functools.lru_cache(maxsize=4096)
+def _target(scheme: str, hostport: str) -> Target:
+    # Cached: a client sends many requests to few hosts, and normalising is the costly part.
     host, port = _split_host_port(hostport)
     canonical, is_ip = normalize_host(host)
     return Target(scheme, canonical, port if port is not None else DEFAULT_PORTS[scheme], is_ip)
@@ -169,6 +174,8 @@ def normalize_host(host: str) -> tuple[str, bool]:
             if label.startswith("xn--"):
                 _check_a_label(label)
     else:
+        import idna  # only non-ASCII names need it: kept off the import path
+
         try:
             canonical = idna.encode(host, uts46=True).decode("ascii")
         except idna.IDNAError as exc:
@@ -181,6 +188,8 @@ def normalize_host(host: str) -> tuple[str, bool]:
 
 
 def _check_a_label(label: str) -> None:
+    import idna
+
     try:
         idna.decode(label)
     except (idna.IDNAError, UnicodeError) as exc:

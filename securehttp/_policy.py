@@ -12,6 +12,7 @@ import base64
 import datetime
 import difflib
 import enum
+import functools
 import os
 import re
 from collections.abc import Mapping
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ._exceptions import PolicyError
 from ._frozen import FrozenDict
 from ._hosts import HostIndex, HostPattern, Target, parse_pattern
-from ._yaml import KeyPath, format_path
+from ._keypath import KeyPath, format_path
 
 if TYPE_CHECKING:
     from ._resolve import Resolver
@@ -192,7 +193,7 @@ class Decision:
     rule: str | None
     sources: FrozenDict[str, str]
 
-    @property
+    @functools.cached_property
     def tls(self) -> TLSSettings:
         """The context-shaping part; a ``warn`` decision verifies first, so it is ``True`` here."""
         return TLSSettings(

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import yaml
 
 from ._exceptions import PolicyError
+from ._keypath import KeyPath, format_path
 
 __all__ = ["MAX_BYTES", "Document", "KeyPath", "format_path", "load"]
 
@@ -29,12 +30,9 @@ MAX_DEPTH = 16
 MAX_ALIASES = 100
 MAX_NODES = 500_000
 
-KeyPath = tuple["str | int", ...]
-
 _TAG = "tag:yaml.org,2002:"
 _DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\Z")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
-_SIMPLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 
 try:  # The C parser is only used for events and composing, which the pre-scan has bounded.
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
@@ -48,18 +46,6 @@ class Document:
 
     value: object
     positions: dict[KeyPath, tuple[int, int]]
-
-
-def format_path(path: KeyPath) -> str:
-    """``("hosts", "a.example", "pins", 1)`` -> ``hosts."a.example".pins[1]``."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            text = part if _SIMPLE_KEY.match(part) else '"' + part.replace('"', '\\"') + '"'
-            out += f".{text}" if out else text
-    return out
 
 
 def load(data: bytes | str, source: str) -> Document:

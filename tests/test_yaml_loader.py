@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from securehttp import Policy, PolicyError
-from securehttp._yaml import MAX_BYTES, format_path, load
+from securehttp._keypath import format_path
+from securehttp._yaml import MAX_BYTES, load
 
 BILLION_LAUGHS = textwrap.dedent(
     """\

@@ -36,6 +36,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.connections += 1
             self.server.active += 1
+        # Headers and body go out in separate writes: without this, delayed ACKs stall each one.
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.server.tls is not None:
             self.request.settimeout(10)
             try:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from .._exceptions import PolicyError
 from .._policy import Policy
-from .._yaml import MAX_BYTES
 
 __all__ = ["SYSTEM_POLICY", "read_policy_file"]
 
@@ -28,6 +27,8 @@ def read_policy_file(path: str | os.PathLike[str]) -> Policy:
 
 
 def read_checked(source: str) -> bytes:
+    from .._yaml import MAX_BYTES  # YAML is imported only when a policy file is read
+
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(source, flags)
