@@ -176,16 +176,23 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class _QuietServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    tls: ssl.SSLContext
+    big: bytes
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass
+
+
 @contextlib.contextmanager
 def python_server(material: Material) -> Iterator[str]:
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.minimum_version = ssl.TLSVersion.TLSv1_3
     tls.load_cert_chain(material.cert_file, material.key_file)
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
-    httpd.tls = tls  # type: ignore[attr-defined]
-    httpd.big = (material.directory / "64k.bin").read_bytes()  # type: ignore[attr-defined]
-    httpd.handle_error = lambda request, address: None  # type: ignore[method-assign]
+    httpd = _QuietServer(("127.0.0.1", 0), _Handler)
+    httpd.tls = tls
+    httpd.big = (material.directory / "64k.bin").read_bytes()
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
@@ -343,7 +350,10 @@ class Scenario:
 
 def scenarios(quick: bool) -> list[Scenario]:
     scale = 0.1 if quick else 1.0
-    n = lambda x: max(3, int(x * scale))  # noqa: E731 - a local shorthand
+
+    def n(count: int) -> int:
+        return max(3, int(count * scale))
+
     return [
         Scenario("keep-alive small GET", "/small", n(400), "ca", True),
         Scenario("keep-alive 64 KiB GET", "/64k", n(200), "ca", True),
@@ -429,14 +439,14 @@ def contexts_for_hostnames(adapter: Adapter, base: str, material: Material, host
     gc.collect()
     before = sum(isinstance(o, ssl.SSLContext) for o in gc.get_objects())
     session = adapter.make(material.ca_file)
-    socket.getaddrinfo = loopback_only  # type: ignore[assignment]
+    socket.getaddrinfo = loopback_only
     try:
         for i in range(hosts):
             adapter.get(session, f"https://h{i}.bench.test:{port}/small")
         gc.collect()
         return sum(isinstance(o, ssl.SSLContext) for o in gc.get_objects()) - before
     finally:
-        socket.getaddrinfo = real  # type: ignore[assignment]
+        socket.getaddrinfo = real
         adapter.close(session)
 
 

@@ -7,6 +7,7 @@ policy file, an environment variable, the runtime switch or one explicit request
 from __future__ import annotations
 
 from ._client import Client, Response
+from ._deadline import Timeout
 from ._exceptions import (
     CertificateError,
     HTTPError,
@@ -43,6 +44,7 @@ __all__ = [
     "ResponseTooLarge",
     "SecureHTTPError",
     "SecureHTTPWarning",
+    "Timeout",
     "TimeoutError",
     "TooManyRedirects",
     "URLError",

@@ -43,6 +43,7 @@ from urllib3.exceptions import SSLError as Urllib3SSLError
 from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
 
 from ._context import contexts
+from ._deadline import Timeout, Watch, watchdog
 from ._exceptions import (
     CertificateError,
     InsecureRequestWarning,
@@ -66,9 +67,10 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_RETRIES = 2
 MAX_REDIRECTS = 10
+MAX_ENCODINGS = 3
 DEFAULT_MAX_BODY = 256 * 1024 * 1024
 _POOLS = 64
-_DEFAULT_TIMEOUTS = urllib3.Timeout(connect=DEFAULT_CONNECT_TIMEOUT, read=DEFAULT_TIMEOUT)
+_ONE_READ = 256 * 1024
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CREDENTIALS = ("authorization", "cookie", "proxy-authorization")
@@ -224,12 +226,33 @@ class _Connection(HTTPSConnection):
             self.securehttp_failure = reason
 
 
+_local = threading.local()
+
+
+def _watched(conn: Any) -> Any:
+    """Attach the calling request's deadline to the connection it is about to use."""
+    watch: Watch | None = getattr(_local, "watch", None)
+    if watch is not None:
+        if watch.expired():
+            raise TimeoutError(f"the total deadline of {watch.total:g}s passed")
+        watch.connection = conn
+    return conn
+
+
+class _HTTPPool(HTTPConnectionPool):
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        return _watched(super()._get_conn(timeout))
+
+
 class _HTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _Connection
 
     def __init__(self, host: str, port: int, *, check: _Check, **kwargs: Any) -> None:
         super().__init__(host, port, **kwargs)
         self._check = check
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        return _watched(super()._get_conn(timeout))
 
     def _validate_conn(self, conn: Any) -> None:
         # Replaces urllib3's, which warns on every unverified request: securehttp warns once
@@ -267,6 +290,19 @@ class _Check:
                 self.port,
                 f"certificate verification is disabled by {decision.sources['verify']}",
             )
+        if self.user_context and conn.is_verified:
+            # A caller's context is never modified, but a certificate without subjectAltName
+            # is refused here too: names are never read from the common name (SPEC §5).
+            sock = conn.sock
+            peer = sock.getpeercert() if isinstance(sock, ssl.SSLSocket) else None
+            if peer is not None and not peer.get("subjectAltName"):
+                raise CertificateError(
+                    self.host,
+                    self.port,
+                    "the certificate has no subjectAltName (the common name is never used)",
+                    decision,
+                    "reissue the certificate with the host's names in subjectAltName",
+                )
         if decision.pins and not self.user_context:
             sock = conn.sock
             assert isinstance(sock, ssl.SSLSocket)
@@ -330,9 +366,15 @@ class Response:
     """
 
     def __init__(
-        self, raw: urllib3.BaseHTTPResponse, url: str, decision: Decision, max_body: int
+        self,
+        raw: urllib3.BaseHTTPResponse,
+        url: str,
+        decision: Decision,
+        max_body: int,
+        watch: Watch | None = None,
     ) -> None:
         self._raw = raw
+        self._watch = watch
         self.status: int = raw.status
         self.reason: str = raw.reason or http.client.responses.get(raw.status, "")
         self.url = url
@@ -383,12 +425,24 @@ class Response:
         if self._buffer:
             data, self._buffer = self._buffer[:size], self._buffer[size:]
             return data
+        if self._done:
+            return b""
+        watch = self._watch
+        if watch is not None and watch.expired():
+            self.close()
+            raise TimeoutError(
+                f"reading {_redact(self.url)}: the total deadline of {watch.total:g}s passed"
+            )
         try:
             data = self._raw.read(size)
         except SecureHTTPError:
             raise
         except Exception as exc:
             self.close()
+            if watch is not None and watch.fired:
+                raise TimeoutError(
+                    f"reading {_redact(self.url)}: the total deadline of {watch.total:g}s passed"
+                ) from exc
             raise _translate(exc, self.url) from exc
         if not data:
             self._finish()
@@ -404,8 +458,14 @@ class Response:
             return bytes(out)
         length = self._raw.headers.get("Content-Length", "")
         plain = not self._raw.headers.get("Content-Encoding")
-        if plain and not self._buffer and length.isdigit() and int(length) <= self._max_body:
-            # http.client never returns more than Content-Length, so one read is bounded.
+        if plain and length.isdigit() and int(length) > self._max_body:
+            self.close()
+            raise ResponseTooLarge(
+                f"{_redact(self.url)} announces {length} bytes, more than max_body={self._max_body}"
+            )
+        if plain and not self._buffer and length.isdigit() and int(length) <= _ONE_READ:
+            # One read for a small announced body; http.client allocates what is asked for, so
+            # only a small Content-Length may size it (a large one never drives an allocation).
             data = self._chunk(int(length)) if int(length) else b""
             return data + self._rest_after(data, int(length))
         chunks: list[bytes] = []
@@ -415,7 +475,8 @@ class Response:
             if size > self._max_body:
                 self.close()
                 raise ResponseTooLarge(
-                    f"the body of {self.url} is larger than max_body={self._max_body} bytes"
+                    f"the body of {_redact(self.url)} is larger than "
+                    f"max_body={self._max_body} bytes"
                 )
             chunks.append(chunk)
         return b"".join(chunks)
@@ -465,11 +526,17 @@ class Response:
     def _finish(self) -> None:
         if not self._done:
             self._done = True
+            self._stop_watch()
             self._raw.release_conn()
+
+    def _stop_watch(self) -> None:
+        if self._watch is not None:
+            watchdog.cancel(self._watch)
 
     def close(self) -> None:
         if not self._done:
             self._done = True
+            self._stop_watch()
             # Unread body: the connection cannot be reused, so close it, then free the slot.
             self._raw.close()
             self._raw.release_conn()
@@ -481,7 +548,7 @@ class Response:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<Response [{self.status}] {self.url}>"
+        return f"<Response [{self.status}] {_redact(self.url)}>"
 
 
 # --- the client -----------------------------------------------------------------------------
@@ -491,7 +558,8 @@ class Client:
     """An HTTPS client whose verification is decided by a policy.
 
     ``policy=None`` uses the process default (SPEC §4: files, environment, runtime switch);
-    an explicit policy is taken as written.  ``timeout`` is seconds (connect and read);
+    an explicit policy is taken as written.  ``timeout`` is a :class:`Timeout` or seconds
+    (connect and read; the total deadline, 300 s by default, also bounds the body);
     ``retries`` is how often an idempotent request is retried after a connection error
     (never after a verification failure); ``headers`` are sent with every request;
     ``max_body`` caps a body read whole.
@@ -501,14 +569,14 @@ class Client:
         self,
         policy: Policy | None = None,
         *,
-        timeout: float | None = None,
+        timeout: float | Timeout | None = None,
         retries: int | None = None,
         headers: Mapping[str, str] | None = None,
         max_body: int | None = None,
         pools: int = _POOLS,
     ) -> None:
         self._resolver: Resolver | None = policy.resolver() if policy is not None else None
-        self._timeout = timeout
+        self._timeout = Timeout.coerce(timeout)
         self._retries = DEFAULT_RETRIES if retries is None else retries
         self._headers = dict(headers or {})
         _check_headers(self._headers)
@@ -553,7 +621,7 @@ class Client:
         self,
         url: Any,
         data: bytes | None = None,
-        timeout: float | None = None,
+        timeout: float | Timeout | None = None,
         *,
         context: ssl.SSLContext | None = None,
         policy: Policy | None = None,
@@ -575,39 +643,71 @@ class Client:
         url: str,
         body: bytes | str | None = None,
         headers: Mapping[str, str] | None = None,
-        timeout: float | None = None,
+        timeout: float | Timeout | None = None,
         context: ssl.SSLContext | None = None,
         policy: Policy | None = None,
         redirect: bool = True,
     ) -> Response:
         """Send one request (following redirects, each hop resolved again) and return the
-        response, whatever its status."""
+        response, whatever its status.  ``timeout``'s total covers every hop and the body."""
         method = method.upper()
         if not _TOKEN.match(method):
             raise ValueError(f"invalid HTTP method {method!r}")
         merged = {**self._headers, **(headers or {})}
         _check_headers(merged)
         data = body.encode("utf-8") if isinstance(body, str) else body
+        limits = Timeout.coerce(timeout, self._timeout)
+        watch = watchdog.start(limits.total)
+        try:
+            return self._follow(method, url, data, merged, limits, watch, context, policy, redirect)
+        except BaseException:
+            watchdog.cancel(watch)
+            raise
+
+    def _follow(
+        self,
+        method: str,
+        url: str,
+        data: bytes | None,
+        merged: dict[str, str],
+        limits: Timeout,
+        watch: Watch,
+        context: ssl.SSLContext | None,
+        policy: Policy | None,
+        redirect: bool,
+    ) -> Response:
         for _ in range(MAX_REDIRECTS + 1):
             if _FORBIDDEN.search(url):
                 raise ValueError("URL contains CR, LF or NUL")
             target = split_url(url)
             decision = self._decide(target, policy, context)
-            raw = self._send(target, url, method, data, merged, timeout, decision, context)
+            raw = self._send(target, url, method, data, merged, limits, watch, decision, context)
+            encodings = raw.headers.get("Content-Encoding", "")
+            if encodings.count(",") >= MAX_ENCODINGS:
+                # Each layer can multiply the size: refuse deep stacks before decoding any.
+                raw.close()
+                raw.release_conn()
+                raise URLError(
+                    f"{_redact(url)}: more than {MAX_ENCODINGS} stacked Content-Encodings"
+                )
             location = raw.headers.get("Location")
             if not (redirect and raw.status in _REDIRECTS and location):
-                return Response(raw, url, decision, self._max_body)
-            raw.drain_conn()
-            raw.release_conn()
+                return Response(raw, url, decision, self._max_body, watch)
+            _discard_body(raw)
             next_url = urllib.parse.urljoin(url, location)
-            next_target = split_url(next_url)
+            try:
+                next_target = split_url(next_url)
+            except ValueError as exc:
+                # The server chose this URL, not the caller: a refused redirect, not bad input.
+                raise URLError(f"refused redirect from {_redact(url)}: {exc}") from None
             if (
                 target.scheme == "https"
                 and next_target.scheme == "http"
                 and not decision.allow_https_to_http_redirect
             ):
                 raise URLError(
-                    f"refused redirect from {url} to {next_url}: https to http would send the "
+                    f"refused redirect from {_redact(url)} to {_redact(next_url)}: https to http "
+                    "would send the "
                     "request in clear text (allow it per host with "
                     "allow_https_to_http_redirect: true)"
                 )
@@ -625,7 +725,7 @@ class Client:
                     if k.lower() not in ("content-length", "content-type")
                 }
             url = next_url
-        raise TooManyRedirects(f"more than {MAX_REDIRECTS} redirects, last to {url}")
+        raise TooManyRedirects(f"more than {MAX_REDIRECTS} redirects, last to {_redact(url)}")
 
     # internals ------------------------------------------------------------------------------
 
@@ -644,13 +744,11 @@ class Client:
         self, target: Target, decision: Decision, context: ssl.SSLContext | None
     ) -> HTTPConnectionPool:
         host = target.host
-        timeout = _DEFAULT_TIMEOUTS
+        timeout = urllib3.Timeout(connect=self._timeout.connect, read=self._timeout.read)
         if target.scheme == "http":
             return self._pools.get(
                 ("http", host, target.port),
-                lambda: HTTPConnectionPool(
-                    host, target.port, timeout=timeout, maxsize=10, retries=False
-                ),
+                lambda: _HTTPPool(host, target.port, timeout=timeout, maxsize=10, retries=False),
             )
         fallback = None
         if context is not None:
@@ -684,7 +782,8 @@ class Client:
         method: str,
         data: bytes | None,
         headers: dict[str, str],
-        timeout: float | None,
+        limits: Timeout,
+        watch: Watch,
         decision: Decision,
         context: ssl.SSLContext | None,
     ) -> urllib3.BaseHTTPResponse:
@@ -692,13 +791,18 @@ class Client:
         path = parts.path or "/"
         if parts.query:
             path += "?" + parts.query
-        limit = self._timeout if timeout is None else timeout
-        request_timeout = (
-            _DEFAULT_TIMEOUTS if limit is None else urllib3.Timeout(connect=limit, read=limit)
-        )
         attempts = 1 + (self._retries if method in _IDEMPOTENT else 0)
         for attempt in range(attempts):
+            remaining = watch.remaining()
+            if remaining <= 0:
+                raise TimeoutError(
+                    f"{_redact(url)}: the total deadline of {limits.total:g}s passed"
+                )
+            request_timeout = urllib3.Timeout(
+                connect=min(limits.connect, remaining), read=min(limits.read, remaining)
+            )
             pool = self._pool(target, decision, context)
+            _local.watch = watch
             try:
                 return pool.urlopen(
                     method,
@@ -713,6 +817,10 @@ class Client:
                     timeout=request_timeout,
                 )
             except Exception as exc:
+                if watch.fired:
+                    raise TimeoutError(
+                        f"{_redact(url)}: the total deadline of {limits.total:g}s passed"
+                    ) from exc
                 error = _translate(exc, url, target, decision)
                 retryable = (
                     isinstance(error, URLError)
@@ -721,7 +829,34 @@ class Client:
                 )
                 if not retryable or attempt + 1 == attempts:
                     raise error from exc
+            finally:
+                _local.watch = None
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _discard_body(raw: urllib3.BaseHTTPResponse) -> None:
+    """Free a redirect's connection without decoding its body (CVE-2026-21441: a compressed
+    bomb in a 3xx body must not be inflated); a large or unknown body closes the connection."""
+    length = raw.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) <= 65536:
+        try:
+            raw.read(decode_content=False)  # bounded by the small announced length
+        except Exception:  # unreadable: close it instead of returning it to the pool
+            raw.close()
+    else:
+        raw.close()
+    raw.release_conn()
+
+
+def _redact(url: str) -> str:
+    """The URL without userinfo: credentials never appear in messages or reprs."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, tail = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rpartition("@")[2]
+    return f"{scheme}://{authority}{slash}{tail}"
 
 
 def _is_connection_error(exc: BaseException) -> bool:
@@ -783,7 +918,7 @@ def _translate(
         cause = exc.args[0]
     if isinstance(cause, SecureHTTPError):
         return cause
-    where = f"{target.host}:{target.port}" if target is not None else url
+    where = f"{target.host}:{target.port}" if target is not None else _redact(url)
     if (
         isinstance(cause, ssl.SSLCertVerificationError)
         and target is not None

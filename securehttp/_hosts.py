@@ -41,6 +41,7 @@ _URL_HEAD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)")
 # Labels of letters, digits, '-' and '_', none longer than 63 and none with an edge hyphen,
 # the last starting with a letter (so never an IPv4 spelling such as 127.1 or 0x7f.1).
 _FAST_NAME = re.compile(r"(?:(?!-)[a-z0-9_-]{1,63}(?<!-)\.)*(?!-)[a-z_][a-z0-9_-]{0,62}(?<!-)\.?\Z")
+_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
 _ASCII_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?\Z")
 
 # Second-level labels under which registrations are public (co.uk, com.au, ...).  Without a
@@ -143,6 +144,11 @@ def normalize_host(host: str) -> tuple[str, bool]:
             return lower[:-1] if lower.endswith(".") else lower, False
     if "%" in host and not host.startswith("["):
         host = urllib.parse.unquote(host, errors="strict")
+    if not host.isascii():
+        # UTS 46 reads these as label separators; map them first so that the trailing-dot and
+        # empty-label rules see them (found by fuzzing: "api.example.com\uff61" must not
+        # escape a rule for api.example.com).
+        host = host.translate(_DOTS)
     if host.startswith("[") and host.endswith("]"):
         return _normalize_ipv6(host[1:-1]), True
     if ":" in host:
@@ -177,11 +183,15 @@ def normalize_host(host: str) -> tuple[str, bool]:
         import idna  # only non-ASCII names need it: kept off the import path
 
         try:
-            canonical = idna.encode(host, uts46=True).decode("ascii")
-        except idna.IDNAError as exc:
+            mapped = idna.encode(host, uts46=True).decode("ascii")
+        except (idna.IDNAError, UnicodeError) as exc:
             raise ValueError(
                 f"host {host!r} is not a valid internationalised name: {exc}"
             ) from None
+        # UTS 46 maps some characters to ASCII digits ("\u2460" is "1"): the result goes
+        # through the ASCII rules again, so such a name is read as the address it spells
+        # (found by fuzzing; otherwise it would escape the rules for that address).
+        return normalize_host(mapped)
     if len(canonical) > MAX_NAME:
         raise ValueError(f"host name is longer than {MAX_NAME} characters once encoded")
     return canonical, False

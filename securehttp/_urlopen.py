@@ -15,6 +15,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from ._context import legacy_context
+from ._deadline import Timeout
 from ._exceptions import HTTPError
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ def default_client() -> Client:
 def urlopen(
     url: str | urllib.request.Request,
     data: bytes | None = None,
-    timeout: float | None = _DEFAULT,
+    timeout: float | Timeout | None = _DEFAULT,
     *,
     cafile: str | None = None,
     capath: str | None = None,
@@ -93,7 +94,7 @@ def open_with(
     client: Client,
     url: str | urllib.request.Request,
     data: bytes | None,
-    timeout: float | None,
+    timeout: float | Timeout | None,
     *,
     context: ssl.SSLContext | None,
     policy: Policy | None,

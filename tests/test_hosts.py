@@ -14,6 +14,12 @@ SAME_HOST = [
     ("example.com.", "example.com", False),
     ("%65xample.com", "example.com", False),
     ("könig.test", "xn--knig-5qa.test", False),
+    ("api.example.com\uff61", "api.example.com", False),  # found by fuzzing
+    ("\uff3a\uff61", "z", False),  # the fuzzer's own input
+    ("\u2461", "0.0.0.2", True),  # found by fuzzing: circled two maps to "2"
+    ("\u2460\u2461\u2466.\u24ea.\u24ea.\u2460", "127.0.0.1", True),
+    ("example\u3002com", "example.com", False),
+    ("example\uff0ecom\u3002", "example.com", False),
     ("KÖNIG.test", "xn--knig-5qa.test", False),
     ("xn--knig-5qa.test", "xn--knig-5qa.test", False),
     ("a_b.internal", "a_b.internal", False),
@@ -43,6 +49,7 @@ NOT_A_HOST = [
     (".", "empty host"),
     ("a..b", "empty label"),
     ("example.com..", "empty label"),
+    ("a\uff61\uff61b", "empty label"),
     ("a" * 64 + ".example", "longer than 63"),
     (".".join(["a" * 63] * 4) + ".a", "longer than 253"),
     ("ex ample.com", "character no host name may contain"),
@@ -148,6 +155,9 @@ MATCHES = [
     ("https://[2001:db8:1::5]/", "v6-net"),
     ("https://xn--knig-5qa.test/", "idn"),
     ("https://KÖNIG.test./", "idn"),
+    ("https://a.example.com\uff61/", "exact"),
+    ("https://A\uff0eexample\u3002com/", "exact"),
+    ("https://\u2460\u2461\u2466.\u24ea.\u24ea.\u2460:8443/", "loopback-port"),
 ]
 
 
