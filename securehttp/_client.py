@@ -16,6 +16,7 @@ import base64
 import builtins
 import collections
 import dataclasses
+import functools
 import hashlib
 import hmac
 import http.client
@@ -235,7 +236,7 @@ def _watched(conn: Any) -> Any:
     if watch is not None:
         if watch.expired():
             raise TimeoutError(f"the total deadline of {watch.total:g}s passed")
-        watch.connection = conn
+        watchdog.attach(watch, conn)
     return conn
 
 
@@ -798,9 +799,7 @@ class Client:
                 raise TimeoutError(
                     f"{_redact(url)}: the total deadline of {limits.total:g}s passed"
                 )
-            request_timeout = urllib3.Timeout(
-                connect=min(limits.connect, remaining), read=min(limits.read, remaining)
-            )
+            request_timeout = _urllib3_timeout(limits, remaining)
             pool = self._pool(target, decision, context)
             _local.watch = watch
             try:
@@ -832,6 +831,18 @@ class Client:
             finally:
                 _local.watch = None
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+@functools.lru_cache(maxsize=64)
+def _plain_timeout(connect: float, read: float) -> urllib3.Timeout:
+    return urllib3.Timeout(connect=connect, read=read)
+
+
+def _urllib3_timeout(limits: Timeout, remaining: float) -> urllib3.Timeout:
+    """Per-operation timeouts, never beyond what is left of the total deadline."""
+    if remaining >= limits.connect and remaining >= limits.read:
+        return _plain_timeout(limits.connect, limits.read)  # the common case, built once
+    return urllib3.Timeout(connect=min(limits.connect, remaining), read=min(limits.read, remaining))
 
 
 def _discard_body(raw: urllib3.BaseHTTPResponse) -> None:

@@ -124,17 +124,33 @@ class _Watchdog:
                 heapq.heappop(self._heap)
                 if not watch.cancelled:
                     watch.fired = True
-                    _abort(watch.connection)
+                    _abort(watch)
+
+    def attach(self, watch: Watch, connection: Any) -> None:
+        """``connection`` now serves ``watch``'s request (and no other's)."""
+        with _owners:
+            connection.securehttp_watch = watch
+            watch.connection = connection
 
 
-def _abort(connection: Any) -> None:
-    sock = getattr(connection, "sock", None)
-    if sock is None:
-        return
-    # shutdown, not close: the descriptor stays owned by its thread, so it cannot be
-    # reused under it, and a blocked recv/send/handshake returns at once.
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
+# Guards the hand-over of a connection between requests, so that a deadline can only ever
+# shut down a connection its own request still holds (urllib3 may put a connection back in
+# the pool as soon as its body is complete, before the caller closes the response).
+_owners = threading.Lock()
+
+
+def _abort(watch: Watch) -> None:
+    with _owners:
+        connection = watch.connection
+        if connection is None or getattr(connection, "securehttp_watch", None) is not watch:
+            return
+        sock = getattr(connection, "sock", None)
+        if sock is None:
+            return
+        # shutdown, not close: the descriptor stays owned by its thread, so it cannot be
+        # reused under it, and a blocked recv/send/handshake returns at once.
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 watchdog = _Watchdog()

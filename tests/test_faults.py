@@ -185,3 +185,20 @@ def test_timeout_error_is_both_builtin_and_urlerror() -> None:
 
     assert issubclass(TimeoutError, builtins.TimeoutError)
     assert issubclass(TimeoutError, urllib.error.URLError)
+
+
+def test_a_deadline_never_aborts_a_connection_another_request_took_over(
+    client: Client, faulty: FaultServer
+) -> None:
+    # The first response is read to its exact length, so urllib3 returns the connection to
+    # the pool, but it is never closed. A second request takes that pooled connection and is
+    # still reading when the first one's deadline passes: the second must not be cut off.
+    first = client.get(faulty.url("/ok"), timeout=Timeout(connect=2, read=2, total=1.0))
+    assert first.read(3) == b"ok\n"
+    second = client.get(faulty.url("/drip"), timeout=Timeout(connect=5, read=5, total=20))
+    started = time.monotonic()
+    assert second.read(8) == b"x" * 8  # one byte every 0.2 s: well past the first deadline
+    assert time.monotonic() - started > 1.0
+    assert faulty.count("/ok") == 1
+    second.close()
+    first.close()
