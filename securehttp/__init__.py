@@ -6,6 +6,8 @@ policy file, an environment variable, the runtime switch or one explicit request
 
 from __future__ import annotations
 
+import typing as _typing
+
 from ._client import Client, Response
 from ._deadline import Timeout
 from ._exceptions import (
@@ -24,9 +26,19 @@ from ._exceptions import (
 )
 from ._policy import ClientCert, Decision, Policy, Verify, load_policy
 from ._resolve import explain, https_verify_certificates
-from ._urlopen import Request, urlopen
+from ._urlopen import urlopen
 
 __version__ = "0.1.0.dev0"
+
+
+def __getattr__(name: str) -> _typing.Any:
+    # `Request` is made on first use: see securehttp._urlopen.
+    if name == "Request":
+        from ._urlopen import _request_class
+
+        return _request_class()
+    raise AttributeError(f"module 'securehttp' has no attribute {name!r}")
+
 
 __all__ = [
     "CertificateError",

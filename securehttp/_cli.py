@@ -7,7 +7,6 @@ Errors are one line (plus a hint), never a traceback unless ``--verbose``.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime
 import json
 import sys
@@ -126,7 +125,7 @@ def decision_to_json(url: str, decision: Decision) -> dict[str, object]:
     for name in SETTINGS:
         value = getattr(decision, name)
         if isinstance(value, ClientCert):
-            value = dataclasses.asdict(value)
+            value = {"cert": value.cert, "key": value.key, "password_env": value.password_env}
         elif isinstance(value, tuple):
             value = list(value)
         elif value is not None and not isinstance(value, bool):

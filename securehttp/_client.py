@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import builtins
 import collections
-import dataclasses
 import functools
 import hashlib
 import hmac
@@ -29,7 +28,7 @@ import urllib.parse
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 import urllib3
 from urllib3.connection import HTTPSConnection
@@ -159,8 +158,7 @@ def _pins_match(presented: list[str], pinned: tuple[str, ...]) -> bool:
 # --- probing --------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class Handshake:
+class Handshake(NamedTuple):
     """What a server showed in a handshake that verified nothing (for ``securehttp probe``)."""
 
     target: Target
@@ -758,9 +756,7 @@ class Client:
             tls = decision.tls
             ctx = contexts.get(tls)
             if decision.verify is Verify.WARN:
-                from dataclasses import replace
-
-                fallback = contexts.get(replace(tls, verify=False))
+                fallback = contexts.get(tls.unverified())
         key = ("https", host, target.port, ctx, fallback, decision.pins, decision.verify)
         return self._pools.get(
             key,

@@ -17,28 +17,30 @@ import math
 import socket
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
+
+from ._frozen import Record
 
 __all__ = ["Timeout", "Watch", "watchdog"]
 
 
-@dataclass(frozen=True)
-class Timeout:
+class Timeout(Record):
     """Seconds allowed to ``connect`` (TCP and TLS handshake), to wait for each ``read``,
     and in ``total`` for the whole exchange: handshake, headers and the entire body."""
 
-    connect: float = 10.0
-    read: float = 30.0
-    total: float = 300.0
+    __slots__ = ("connect", "read", "total")
+    _fields = __slots__
+    connect: float
+    read: float
+    total: float
 
-    def __post_init__(self) -> None:
-        for name in ("connect", "read", "total"):
-            value = getattr(self, name)
+    def __init__(self, connect: float = 10.0, read: float = 30.0, total: float = 300.0) -> None:
+        for name, value in (("connect", connect), ("read", read), ("total", total)):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError(f"Timeout.{name} must be a number of seconds, not {value!r}")
             if not math.isfinite(value) or value <= 0:
                 raise ValueError(f"Timeout.{name} must be a finite number of seconds above 0")
+        self._init(connect=connect, read=read, total=total)
 
     @classmethod
     def coerce(cls, value: float | Timeout | None, default: Timeout | None = None) -> Timeout:

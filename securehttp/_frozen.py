@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 K = TypeVar("K")
 V = TypeVar("V")
 
-__all__ = ["FrozenDict"]
+__all__ = ["FrozenDict", "Record"]
 
 
 class FrozenDict(Mapping[K, V]):
@@ -55,3 +55,46 @@ class FrozenDict(Mapping[K, V]):
 
     def __repr__(self) -> str:
         return f"FrozenDict({self._data!r})"
+
+
+class Record:
+    """An immutable value: equal and hashed by its ``_fields``, with a readable repr.
+
+    A small stand-in for ``@dataclass(frozen=True)``: importing ``dataclasses`` (and the
+    ``inspect`` it pulls in) is a measurable share of securehttp's cold start.  Subclasses
+    declare ``__slots__`` and ``_fields`` and assign in ``__init__`` with :meth:`_init`.
+    """
+
+    __slots__ = ("_hash",)
+    _fields: ClassVar[tuple[str, ...]] = ()
+    _hash: int
+
+    def _init(self, **values: object) -> None:
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable: cannot delete {name!r}")
+
+    def _key(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self._fields)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        try:
+            return self._hash
+        except AttributeError:
+            value = hash((type(self).__name__, self._key()))
+            object.__setattr__(self, "_hash", value)
+            return value
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
+        return f"{type(self).__name__}({fields})"

@@ -14,7 +14,6 @@ import ipaddress
 import re
 import urllib.parse
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Generic, NamedTuple, TypeVar
 
 __all__ = [
@@ -71,7 +70,7 @@ _PUBLIC_SECOND_LEVEL = frozenset(
 class Target(NamedTuple):
     """Where a request goes: canonical host, port, and whether the host is an IP address.
 
-    A NamedTuple rather than a dataclass: it is built once per request, on the hot path.
+    A NamedTuple: it is made on the hot path, and needs nothing more.
     """
 
     scheme: str
@@ -266,12 +265,12 @@ def _parse_ipv4_number(label: str) -> int:
 # --- patterns -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class HostPattern:
+class HostPattern(NamedTuple):
     """One host key of a policy.
 
     ``kind`` is ``exact``, ``one`` (``*.suffix``: exactly one more label), ``deep``
-    (``**.suffix``: the name itself and any depth below) or ``cidr``.
+    (``**.suffix``: the name itself and any depth below) or ``cidr``; ``prefix`` is a
+    network's prefix length.  Which pattern wins is decided by :class:`HostIndex`.
     """
 
     text: str
@@ -279,16 +278,6 @@ class HostPattern:
     value: str
     port: int | None
     prefix: int = 0
-
-    @property
-    def specificity(self) -> tuple[int, int, int, int]:
-        """Higher sorts first: exact > wildcard (longest suffix, ``*.`` before ``**.``) > CIDR."""
-        port = 1 if self.port is not None else 0
-        if self.kind == "exact":
-            return (3, 0, 0, port)
-        if self.kind in ("one", "deep"):
-            return (2, self.value.count(".") + 1, 1 if self.kind == "one" else 0, port)
-        return (1, self.prefix, 0, port)
 
 
 def parse_pattern(text: str) -> HostPattern:

@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import base64
 import datetime
-import difflib
 import enum
-import functools
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._exceptions import PolicyError
-from ._frozen import FrozenDict
+from ._frozen import FrozenDict, Record
 from ._hosts import HostIndex, HostPattern, Target, parse_pattern
 from ._keypath import KeyPath, format_path
 
@@ -60,13 +57,17 @@ _PIN = re.compile(r"sha256/([A-Za-z0-9+/]{43}=)\Z")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
-@dataclass(frozen=True, slots=True)
-class ClientCert:
+class ClientCert(Record):
     """A client certificate; the key password is only ever read from ``password_env``."""
 
+    __slots__ = ("cert", "key", "password_env")
+    _fields = __slots__
     cert: str
-    key: str | None = None
-    password_env: str | None = None
+    key: str | None
+    password_env: str | None
+
+    def __init__(self, cert: str, key: str | None = None, password_env: str | None = None) -> None:
+        self._init(cert=cert, key=key, password_env=password_env)
 
 
 SETTINGS = (
@@ -130,36 +131,69 @@ def weakens(name: str, old: object, new: object) -> bool:
     return False
 
 
-@dataclass(frozen=True, slots=True)
-class Setting:
+class Setting(Record):
+    """One setting's value and where it came from."""
+
+    __slots__ = ("source", "value")
+    _fields = ("value", "source")
     value: object
     source: str
 
+    def __init__(self, value: object, source: str) -> None:
+        self._init(value=value, source=source)
 
-@dataclass(frozen=True)
-class Block:
+
+class Block(Record):
     """The settings of ``defaults`` or of one host rule, each with its source."""
 
+    __slots__ = ("expires", "path", "pattern", "reason", "settings", "source", "weakenings")
+    _fields = ("path", "settings", "pattern", "expires", "reason", "source")
     path: str
     settings: FrozenDict[str, Setting]
-    pattern: HostPattern | None = None
-    expires: datetime.date | None = None
-    reason: str | None = None
-    source: str = ""
-    weakenings: tuple[str, ...] = field(init=False, compare=False, repr=False)
+    pattern: HostPattern | None
+    expires: datetime.date | None
+    reason: str | None
+    source: str
+    weakenings: tuple[str, ...]
 
-    def __post_init__(self) -> None:
-        names = tuple(n for n, s in self.settings.items() if is_weakening(n, s.value))
-        object.__setattr__(self, "weakenings", names)
+    def __init__(
+        self,
+        path: str,
+        settings: FrozenDict[str, Setting],
+        pattern: HostPattern | None = None,
+        expires: datetime.date | None = None,
+        reason: str | None = None,
+        source: str = "",
+    ) -> None:
+        weakenings = tuple(n for n, s in settings.items() if is_weakening(n, s.value))
+        self._init(
+            path=path,
+            settings=settings,
+            pattern=pattern,
+            expires=expires,
+            reason=reason,
+            source=source,
+            weakenings=weakenings,
+        )
 
 
 _EMPTY_BLOCK = Block("defaults", FrozenDict())
 
 
-@dataclass(frozen=True)
-class TLSSettings:
+class TLSSettings(Record):
     """Everything that shapes an ``ssl.SSLContext``: the key of the context cache."""
 
+    _fields = (
+        "verify",
+        "trust",
+        "extra_ca",
+        "min_tls",
+        "max_tls",
+        "ciphers",
+        "x509_strict",
+        "client_cert",
+    )
+    __slots__ = _fields
     verify: bool
     trust: tuple[str, ...]
     extra_ca: tuple[str, ...]
@@ -169,15 +203,45 @@ class TLSSettings:
     x509_strict: bool
     client_cert: ClientCert | None
 
+    def __init__(
+        self,
+        *,
+        verify: bool,
+        trust: tuple[str, ...],
+        extra_ca: tuple[str, ...],
+        min_tls: str,
+        max_tls: str | None,
+        ciphers: str | None,
+        x509_strict: bool,
+        client_cert: ClientCert | None,
+    ) -> None:
+        self._init(
+            verify=verify,
+            trust=trust,
+            extra_ca=extra_ca,
+            min_tls=min_tls,
+            max_tls=max_tls,
+            ciphers=ciphers,
+            x509_strict=x509_strict,
+            client_cert=client_cert,
+        )
 
-@dataclass(frozen=True)
-class Decision:
+    def unverified(self) -> TLSSettings:
+        """The same settings without verification (report-only mode's fallback)."""
+        values = {name: getattr(self, name) for name in self._fields}
+        values["verify"] = False
+        return TLSSettings(**values)
+
+
+class Decision(Record):
     """How connections are verified, and where each setting came from.
 
     Hosts that resolve through the same rules get equal decisions (the host is not part of
     a decision), so a decision can key caches and connection pools.
     """
 
+    __slots__ = (*SETTINGS, "expires", "reason", "rule", "sources", "_tls")
+    _fields = (*SETTINGS, "expires", "reason", "rule", "sources")
     verify: Verify
     trust: tuple[str, ...]
     extra_ca: tuple[str, ...]
@@ -192,20 +256,61 @@ class Decision:
     reason: str | None
     rule: str | None
     sources: FrozenDict[str, str]
+    _tls: TLSSettings
 
-    @functools.cached_property
+    def __init__(
+        self,
+        *,
+        verify: Verify,
+        trust: tuple[str, ...],
+        extra_ca: tuple[str, ...],
+        min_tls: str,
+        max_tls: str | None,
+        ciphers: str | None,
+        x509_strict: bool,
+        client_cert: ClientCert | None,
+        pins: tuple[str, ...],
+        allow_https_to_http_redirect: bool,
+        expires: datetime.date | None,
+        reason: str | None,
+        rule: str | None,
+        sources: FrozenDict[str, str],
+    ) -> None:
+        self._init(
+            verify=verify,
+            trust=trust,
+            extra_ca=extra_ca,
+            min_tls=min_tls,
+            max_tls=max_tls,
+            ciphers=ciphers,
+            x509_strict=x509_strict,
+            client_cert=client_cert,
+            pins=pins,
+            allow_https_to_http_redirect=allow_https_to_http_redirect,
+            expires=expires,
+            reason=reason,
+            rule=rule,
+            sources=sources,
+        )
+
+    @property
     def tls(self) -> TLSSettings:
         """The context-shaping part; a ``warn`` decision verifies first, so it is ``True`` here."""
-        return TLSSettings(
-            verify=self.verify != Verify.DISABLED,
-            trust=self.trust,
-            extra_ca=self.extra_ca,
-            min_tls=self.min_tls,
-            max_tls=self.max_tls,
-            ciphers=self.ciphers,
-            x509_strict=self.x509_strict,
-            client_cert=self.client_cert,
-        )
+        try:
+            return self._tls
+        except AttributeError:
+            tls = TLSSettings(
+                verify=self.verify != Verify.DISABLED,
+                trust=self.trust,
+                extra_ca=self.extra_ca,
+                min_tls=self.min_tls,
+                max_tls=self.max_tls,
+                ciphers=self.ciphers,
+                x509_strict=self.x509_strict,
+                client_cert=self.client_cert,
+            )
+            object.__setattr__(self, "_tls", tls)
+            return tls
 
     def __str__(self) -> str:
         lines = [f"rule={self.rule or '(defaults)'}"]
@@ -228,8 +333,7 @@ def _show(value: object) -> str:
     return str(value)
 
 
-@dataclass(frozen=True, eq=True)
-class Policy:
+class Policy(Record):
     """One policy document.  Build it with :meth:`from_dict`, :meth:`from_yaml` or
     :func:`securehttp.load_policy`; then :meth:`resolve` a URL or host to a :class:`Decision`.
 
@@ -237,15 +341,36 @@ class Policy:
     and ``policy=`` on a request use.  The process default merges several layers instead.
     """
 
-    source: str = "<dict>"
-    version: int = 1
-    lock: bool = False
-    defaults: Block = _EMPTY_BLOCK
-    hosts: tuple[Block, ...] = ()
-    _index: HostIndex[Block] = field(
-        default_factory=lambda: HostIndex([]), compare=False, hash=False, repr=False
-    )
-    _resolver: list[Resolver] = field(default_factory=list, compare=False, hash=False, repr=False)
+    __slots__ = ("_index", "_resolver", "defaults", "hosts", "lock", "source", "version")
+    _fields = ("source", "version", "lock", "defaults", "hosts")
+    source: str
+    version: int
+    lock: bool
+    defaults: Block
+    hosts: tuple[Block, ...]
+    _index: HostIndex[Block]
+    _resolver: list[Resolver]
+
+    def __init__(
+        self,
+        source: str = "<dict>",
+        version: int = 1,
+        lock: bool = False,
+        defaults: Block | None = None,
+        hosts: tuple[Block, ...] = (),
+        _index: HostIndex[Block] | None = None,
+    ) -> None:
+        if _index is None:
+            _index = HostIndex([(b.pattern, b) for b in hosts if b.pattern is not None])
+        self._init(
+            source=source,
+            version=version,
+            lock=lock,
+            defaults=_EMPTY_BLOCK if defaults is None else defaults,
+            hosts=hosts,
+            _index=_index,
+            _resolver=[],  # the resolver made on first use (a list: assignable once frozen)
+        )
 
     def __repr__(self) -> str:
         return f"Policy(source={self.source!r}, lock={self.lock}, hosts={len(self.hosts)})"
@@ -379,6 +504,8 @@ class _Parser:
     ) -> None:
         for key in mapping:
             if key not in allowed:
+                import difflib  # only for the hint in an error: kept off the import path
+
                 close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise self.error((*path, key), f"unknown key {key!r}{hint}")

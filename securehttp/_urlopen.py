@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ssl
 import threading
-import urllib.request
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -19,10 +18,12 @@ from ._deadline import Timeout
 from ._exceptions import HTTPError
 
 if TYPE_CHECKING:
+    import urllib.request
+
     from ._client import Client, Response
     from ._policy import Policy
 
-__all__ = ["Request", "default_client", "open_with", "urlopen"]
+__all__ = ["default_client", "open_with", "urlopen"]  # and Request, made on first use
 
 
 class _Default:
@@ -35,8 +36,28 @@ _client: Client | None = None
 _client_lock = threading.Lock()
 
 
-class Request(urllib.request.Request):
-    """``urllib.request.Request`` under securehttp's name; either class is accepted."""
+def __getattr__(name: str) -> Any:
+    # Request subclasses urllib.request.Request, whose import costs more than the rest of
+    # securehttp; it is defined when first asked for (PEP 562).
+    if name == "Request":
+        return _request_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _request_class() -> type[urllib.request.Request]:
+    global _Request
+    if _Request is None:
+        import urllib.request
+
+        class Request(urllib.request.Request):
+            """``urllib.request.Request`` under securehttp's name; either class is accepted."""
+
+        Request.__module__ = "securehttp"
+        _Request = Request
+    return _Request
+
+
+_Request: type[urllib.request.Request] | None = None
 
 
 def default_client() -> Client:
@@ -99,7 +120,13 @@ def open_with(
     context: ssl.SSLContext | None,
     policy: Policy | None,
 ) -> Response:
-    if isinstance(url, urllib.request.Request):
+    if not isinstance(url, str):
+        import urllib.request
+
+        if not isinstance(url, urllib.request.Request):
+            raise TypeError(
+                f"expected a URL string or a urllib.request.Request, not {type(url).__name__}"
+            )
         if data is not None:
             url.data = data
         full_url, method, body = url.full_url, url.get_method(), url.data

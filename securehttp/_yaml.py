@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import yaml
 
@@ -40,8 +40,7 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _Loader = yaml.SafeLoader
 
 
-@dataclass(frozen=True)
-class Document:
+class Document(NamedTuple):
     """A loaded document: its value and where each key path starts (1-based line, column)."""
 
     value: object

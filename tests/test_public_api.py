@@ -11,7 +11,21 @@ def test_all_is_sorted_and_complete() -> None:
     assert securehttp.__all__ == sorted(securehttp.__all__)
     public = {name for name in vars(securehttp) if not name.startswith("_")}
     public -= {"annotations"}  # from __future__
-    assert set(securehttp.__all__) == public
+    lazy = {"Request"}  # made on first use, to keep urllib.request off the import path
+    assert set(securehttp.__all__) == public | lazy
+    for name in securehttp.__all__:
+        assert getattr(securehttp, name) is not None
+
+
+def test_request_is_urllibs_request_class() -> None:
+    import urllib.request
+
+    assert issubclass(securehttp.Request, urllib.request.Request)
+    assert securehttp.Request is securehttp.Request
+    import pytest
+
+    with pytest.raises(AttributeError):
+        securehttp.NoSuchName  # noqa: B018 - the attribute access is the test
 
 
 def test_error_tree() -> None:
