@@ -419,8 +419,9 @@ class Response:
         return list(self.headers.items())
 
     # reading
-    def _chunk(self, size: int) -> bytes:
-        """Up to ``size`` decoded bytes from the buffer or the wire; b"" at the end."""
+    def _chunk(self, size: int | None) -> bytes:
+        """Up to ``size`` decoded bytes (all, for None) from the buffer or the wire; b"" at
+        the end."""
         if self._buffer:
             data, self._buffer = self._buffer[:size], self._buffer[size:]
             return data
@@ -465,8 +466,9 @@ class Response:
         if plain and not self._buffer and length.isdigit() and int(length) <= _ONE_READ:
             # One read for a small announced body; http.client allocates what is asked for, so
             # only a small Content-Length may size it (a large one never drives an allocation).
-            data = self._chunk(int(length)) if int(length) else b""
-            return data + self._rest_after(data, int(length))
+            data = self._chunk(None)  # read() with no amount: urllib3's cheapest path
+            self._finish()
+            return data
         chunks: list[bytes] = []
         size = 0
         while chunk := self._chunk(65536):
@@ -479,19 +481,6 @@ class Response:
                 )
             chunks.append(chunk)
         return b"".join(chunks)
-
-    def _rest_after(self, data: bytes, length: int) -> bytes:
-        """A short first read: the rest, still bounded by the announced length."""
-        if len(data) >= length:
-            self._finish()
-            return b""
-        rest = bytearray()
-        while len(data) + len(rest) < length and (
-            chunk := self._chunk(length - len(data) - len(rest))
-        ):
-            rest += chunk
-        self._finish()
-        return bytes(rest)
 
     def readline(self, limit: int = -1) -> bytes:
         line = bytearray()
