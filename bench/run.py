@@ -377,18 +377,23 @@ def check_connections(adapter: Adapter, session: Any, url: str, scenario: Scenar
 
 def run_scenario(
     adapter: Adapter, base: str, scenario: Scenario, material: Material
-) -> tuple[float, str]:
-    """Seconds per request, and a note if the warm-up check failed."""
+) -> tuple[float, float, str]:
+    """Wall and client-CPU seconds per request, and a note if the warm-up check failed.
+
+    CPU time counts only this process (all its threads): the client's own work, steadier
+    than wall time on a shared machine, since the server runs in another process.
+    """
     ca = material.ca_file if scenario.trust == "ca" else material.bundle_file
     session = adapter.make(ca)
     url = base + scenario.path
     try:
         note = check_connections(adapter, session, url, scenario)
         if scenario.threads == 1:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             for _ in range(scenario.count):
                 adapter.get(session, url)
-            return (time.perf_counter() - started) / scenario.count, note
+            wall, used = time.perf_counter() - started, time.process_time() - cpu
+            return wall / scenario.count, used / scenario.count, note
 
         barrier = threading.Barrier(scenario.threads + 1)
 
@@ -401,10 +406,11 @@ def run_scenario(
         for worker in workers:
             worker.start()
         barrier.wait()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for worker in workers:
             worker.join()
-        return (time.perf_counter() - started) / (scenario.count * scenario.threads), note
+        total = scenario.count * scenario.threads
+        return (time.perf_counter() - started) / total, (time.process_time() - cpu) / total, note
     finally:
         adapter.close(session)
 
@@ -476,6 +482,8 @@ def main(argv: list[str] | None = None) -> int:
     names = [a.name for a in found]
     results: dict[str, dict[str, list[float]]] = {}
     ratios: dict[str, dict[str, list[float]]] = {}
+    cpu_ratios: dict[str, dict[str, list[float]]] = {}
+    cpu_times: dict[str, dict[str, list[float]]] = {}
     notes: dict[tuple[str, str], str] = {}
     with tempfile.TemporaryDirectory(prefix="securehttp-bench-") as tmp:
         material = make_material(Path(tmp))
@@ -496,15 +504,23 @@ def main(argv: list[str] | None = None) -> int:
                 for scenario in scenarios(args.quick):
                     row = results.setdefault(scenario.name, {})
                     measured: dict[str, float] = {}
+                    cpu: dict[str, float] = {}
                     for adapter in order:
-                        seconds, note = run_scenario(adapter, base, scenario, material)
+                        seconds, used, note = run_scenario(adapter, base, scenario, material)
                         measured[adapter.name] = seconds
+                        cpu[adapter.name] = used
                         row.setdefault(adapter.name, []).append(seconds)
                         if note:
                             notes[(scenario.name, adapter.name)] = note
                     for name, seconds in measured.items():
                         ratios.setdefault(scenario.name, {}).setdefault(name, []).append(
                             seconds / measured[BASELINE]
+                        )
+                        cpu_ratios.setdefault(scenario.name, {}).setdefault(name, []).append(
+                            cpu[name] / cpu[BASELINE]
+                        )
+                        cpu_times.setdefault(scenario.name, {}).setdefault(name, []).append(
+                            cpu[name]
                         )
                 cold = [a for a in order if a.cold]
                 measured = {a.name: cold_start(a, base, material) for a in cold}
@@ -527,6 +543,8 @@ def main(argv: list[str] | None = None) -> int:
     lookup = policy_lookup(args.quick)
     report = render(names, results, ratios, notes, alive, hosts, lookup, reps, server_name, skipped)
     print(report)
+    print()
+    print(render_cpu(names, cpu_times, cpu_ratios))
     if args.json:
         Path(args.json).write_text(
             json.dumps(
@@ -536,6 +554,14 @@ def main(argv: list[str] | None = None) -> int:
                     "seconds_per_request": {
                         s: {n: statistics.median(v) for n, v in r.items()}
                         for s, r in results.items()
+                    },
+                    "client_cpu_seconds_per_request": {
+                        sc: {n: statistics.median(v) for n, v in r.items()}
+                        for sc, r in cpu_times.items()
+                    },
+                    "client_cpu_ratio_to_urllib3": {
+                        sc: {n: statistics.median(v) for n, v in r.items()}
+                        for sc, r in cpu_ratios.items()
                     },
                     "ratio_to_urllib3": {
                         s: {n: statistics.median(v) for n, v in r.items()}
@@ -590,6 +616,28 @@ def policy_lookup(quick: bool) -> dict[str, float]:
         "uncached_us": bench_resolve.per_lookup_us(cold, items, repeats),
         "cached_us": bench_resolve.per_lookup_us(cached, hot, repeats),
     }
+
+
+def render_cpu(
+    names: list[str],
+    cpu_times: dict[str, dict[str, list[float]]],
+    cpu_ratios: dict[str, dict[str, list[float]]],
+) -> str:
+    lines = [
+        "client CPU per request (this process only, all threads; the server's work excluded), "
+        "and its ratio to raw urllib3's in the same repetition:",
+        "",
+        "| scenario | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    for scenario, row in cpu_times.items():
+        cells = []
+        for name in names:
+            seconds = statistics.median(row[name])
+            ratio = statistics.median(cpu_ratios[scenario][name])
+            cells.append(f"{seconds * 1e6:.0f} µs ({ratio:.2f}×)")
+        lines.append(f"| {scenario} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def render(
