@@ -387,10 +387,17 @@ class Response:
     def headers(self) -> http.client.HTTPMessage:
         """The response headers, case-insensitive (built on first use)."""
         if self._headers is None:
-            message = http.client.HTTPMessage()
-            for name, value in self._raw.headers.items():
-                message[name] = value
-            self._headers = message
+            # http.client already parsed the wire headers into an HTTPMessage; urllib3 keeps
+            # it on the original response.  Copying into a new one costs tens of µs.
+            original = getattr(self._raw, "_original_response", None)
+            parsed = getattr(original, "msg", None)
+            if isinstance(parsed, http.client.HTTPMessage):
+                self._headers = parsed
+            else:
+                message = http.client.HTTPMessage()
+                for name, value in self._raw.headers.items():
+                    message[name] = value
+                self._headers = message
         return self._headers
 
     # urllib / http.client names
