@@ -140,6 +140,8 @@ REFUSED = [
         "name of an environment variable",
     ),
     ("hosts-list", "hosts: [a.example]\n", 1, "hosts", "expected a mapping, got a list"),
+    ("top-level-list", "- version\n- 1\n", 1, "", "expected a mapping, got a list"),
+    ("top-level-scalar", "strict\n", 1, "", "expected a mapping, got a string"),
     ("host-block-list", "hosts:\n  a.example: [x]\n", 2, 'hosts."a.example"', "expected a mapping"),
     ("reason-empty", 'defaults:\n  reason: " "\n', 2, "defaults.reason", "non-empty string"),
     ("expires-bad", 'defaults:\n  expires: "soon"\n', 2, "defaults.expires", "not a date"),
