@@ -320,7 +320,8 @@ class _Check:
 
 
 class _Pools:
-    """Connection pools, least recently used dropped (and closed) first."""
+    """Connection pools, the oldest created dropped (and closed) first when there are too
+    many.  A hit is one dict look-up without the lock: it is on every request's path."""
 
     def __init__(self, size: int) -> None:
         self._size = size
@@ -332,10 +333,12 @@ class _Pools:
     def get(
         self, key: tuple[object, ...], make: Callable[[], HTTPConnectionPool]
     ) -> HTTPConnectionPool:
+        pool = self._pools.get(key)
+        if pool is not None:
+            return pool
         with self._lock:
             pool = self._pools.get(key)
             if pool is not None:
-                self._pools.move_to_end(key)
                 return pool
             pool = make()
             self._pools[key] = pool
@@ -739,7 +742,8 @@ class Client:
         self, target: Target, decision: Decision, context: ssl.SSLContext | None
     ) -> HTTPConnectionPool:
         host = target.host
-        timeout = urllib3.Timeout(connect=self._timeout.connect, read=self._timeout.read)
+        # Each request passes its own timeouts; the pool's default is only a fallback.
+        timeout = _plain_timeout(self._timeout.connect, self._timeout.read)
         if target.scheme == "http":
             return self._pools.get(
                 ("http", host, target.port),
