@@ -299,16 +299,9 @@ class Decision(Record):
         try:
             return self._tls
         except AttributeError:
-            tls = TLSSettings(
-                verify=self.verify != Verify.DISABLED,
-                trust=self.trust,
-                extra_ca=self.extra_ca,
-                min_tls=self.min_tls,
-                max_tls=self.max_tls,
-                ciphers=self.ciphers,
-                x509_strict=self.x509_strict,
-                client_cert=self.client_cert,
-            )
+            values = {name: getattr(self, name) for name in TLSSettings._fields}
+            values["verify"] = self.verify != Verify.DISABLED
+            tls = TLSSettings(**values)
             object.__setattr__(self, "_tls", tls)
             return tls
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from securehttp import PolicyWarning, Verify, load_policy
+from securehttp._policy import SETTINGS
 from securehttp._resolve import WARN_AHEAD_DAYS
 
 from .conftest import POLICIES
@@ -30,18 +31,7 @@ def test_strict_is_the_defaults_written_out(policies_copy: Path) -> None:
     policy = load_policy(policies_copy / "strict.yaml")
     decision = policy.resolve("https://example.com/")
     default = Policy().resolve("https://example.com/")
-    for name in (
-        "verify",
-        "trust",
-        "extra_ca",
-        "min_tls",
-        "max_tls",
-        "ciphers",
-        "x509_strict",
-        "client_cert",
-        "pins",
-        "allow_https_to_http_redirect",
-    ):
+    for name in SETTINGS:
         assert getattr(decision, name) == getattr(default, name), name
     assert decision.sources["verify"].endswith("strict.yaml:12 defaults")
 

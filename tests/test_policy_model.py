@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from securehttp import ClientCert, Policy, PolicyError, Verify, load_policy
+from securehttp._policy import SETTINGS
 
 FUTURE = (datetime.date.today() + datetime.timedelta(days=365)).isoformat()
 PIN_A = "sha256/NNurVHxcTGTksz55l7lmGLNsy8Ob4gdUUnItpdNgJ1s="
@@ -397,16 +398,7 @@ def test_str_of_a_decision_lists_every_setting_with_its_source() -> None:
     assert text.splitlines()[0] == "rule=a.example"
     assert '  min_tls=1.3  (p.yaml:3 hosts."a.example")' in text
     assert "  verify=strict  (default)" in text
-    for name in (
-        "trust",
-        "extra_ca",
-        "max_tls",
-        "ciphers",
-        "x509_strict",
-        "client_cert",
-        "pins",
-        "allow_https_to_http_redirect",
-    ):
+    for name in SETTINGS:
         assert f"  {name}=" in text
 
 

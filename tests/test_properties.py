@@ -11,22 +11,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from securehttp import Policy, PolicyError
+from securehttp._policy import SETTINGS
 
 KEYS = [
+    *SETTINGS,
     "version",
     "lock",
     "defaults",
     "hosts",
-    "verify",
-    "trust",
-    "extra_ca",
-    "min_tls",
-    "max_tls",
-    "ciphers",
-    "x509_strict",
-    "client_cert",
-    "pins",
-    "allow_https_to_http_redirect",
     "expires",
     "reason",
     "cert",
