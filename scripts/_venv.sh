@@ -7,7 +7,7 @@ venv="${SECUREHTTP_VENV:-$root/.venv}"
 if [ ! -x "$venv/bin/python" ]; then
   python=${PYTHON:-python3}
   "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
-    || { echo "securehttp needs Python 3.10 or newer ($python is older); set PYTHON=..." >&2; exit 2; }
+    || { echo "securehttp needs Python 3.10 or newer: $python is older or cannot run; set PYTHON=..." >&2; exit 2; }
   "$python" -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --upgrade pip
 fi

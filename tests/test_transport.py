@@ -6,6 +6,7 @@ import datetime
 import json
 import logging
 import ssl
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +34,7 @@ from .tlsserver import cn_only_cert, serve, spki_pin, write
 FUTURE = (datetime.date.today() + datetime.timedelta(days=200)).isoformat()
 NOW = datetime.datetime.now(datetime.timezone.utc)
 WRONG_PIN = "sha256/NNurVHxcTGTksz55l7lmGLNsy8Ob4gdUUnItpdNgJ1s="
+VERIFIED_CHAIN = sys.version_info >= (3, 13)  # SSLSocket.get_verified_chain()
 
 
 def trust(ca_pem: Path, **host_settings: Any) -> Policy:
@@ -263,9 +265,30 @@ def test_right_pin_is_accepted_and_wrong_pin_refused(
         assert client.get(good_server.url("/")).read() == b"hello\n"
     with Client(trust(ca_pem, pins=[WRONG_PIN])) as client, pytest.raises(PinMismatchError) as info:
         client.get(good_server.url("/"))
-    assert info.value.presented == (right,)
+    # The leaf first; on Python 3.13+ the rest of the verified chain (here: the CA) follows.
+    assert info.value.presented[0] == right
+    assert len(info.value.presented) == (2 if VERIFIED_CHAIN else 1)
     assert right in str(info.value)
     assert "test-policy hosts" in str(info.value)
+
+
+@pytest.mark.skipif(not VERIFIED_CHAIN, reason="Python < 3.13 exposes only the leaf")
+def test_ca_pin_matches_where_the_verified_chain_is_exposed(
+    good_server: Any, ca: trustme.CA, ca_pem: Path
+) -> None:
+    with Client(trust(ca_pem, pins=[spki_pin(ca.cert_pem.bytes())])) as client:
+        assert client.get(good_server.url("/")).read() == b"hello\n"
+
+
+@pytest.mark.skipif(VERIFIED_CHAIN, reason="Python 3.13+ checks the whole verified chain")
+def test_ca_pin_does_not_match_where_only_the_leaf_is_exposed(
+    good_server: Any, ca: trustme.CA, ca_pem: Path
+) -> None:
+    with (
+        Client(trust(ca_pem, pins=[spki_pin(ca.cert_pem.bytes())])) as client,
+        pytest.raises(PinMismatchError),
+    ):
+        client.get(good_server.url("/"))
 
 
 def test_wrong_pin_fails_before_the_request_is_sent(good_server: Any, ca_pem: Path) -> None:
