@@ -696,3 +696,66 @@ def test_ipv6_loopback(
     wrong = make_server(other, host="::1")
     with Client(trusting) as client, pytest.raises(CertificateError):
         client.get(wrong.url("/"))
+
+
+# --- names that need a resolver: a stub that maps *.ex.test to loopback (no DNS) ------------
+
+
+@pytest.fixture
+def loopback_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    real = socket.getaddrinfo
+
+    def resolve(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(host, str) and (host == "ex.test" or host.endswith(".ex.test")):
+            host = "127.0.0.1"
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+
+
+@pytest.mark.usefixtures("loopback_names")
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [("a.ex.test", True), ("A.EX.TEST", True), ("a.b.ex.test", False), ("ex.test", False)],
+)
+def test_wildcard_certificate_matches_exactly_one_label(
+    make_server: Callable[..., Any], ca: trustme.CA, trusting: Policy, name: str, ok: bool
+) -> None:
+    server = make_server(ca.issue_cert("*.ex.test"))
+    with Client(trusting) as client:
+        if ok:
+            assert client.get(server.url("/", host=name)).read() == b"hello\n"
+        else:
+            with pytest.raises(CertificateError, match="Hostname mismatch"):
+                client.get(server.url("/", host=name))
+
+
+@pytest.mark.usefixtures("loopback_names")
+@pytest.mark.parametrize(("san", "name"), [("ba*.ex.test", "baz.ex.test"), ("*.test", "ex.test")])
+def test_partial_and_too_broad_wildcards_are_refused(
+    ca: trustme.CA, trusting: Policy, tmp_path: Path, san: str, name: str
+) -> None:
+    cert_pem, key_pem = cn_only_cert(ca, name, dns_names=(san,))
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(write(tmp_path / "w.pem", cert_pem), write(tmp_path / "w.key", key_pem))
+    with (
+        serve(tls) as server,
+        Client(trusting) as client,
+        pytest.raises(CertificateError, match="Hostname mismatch"),
+    ):
+        client.get(server.url("/", host=name))
+
+
+@pytest.mark.usefixtures("loopback_names")
+def test_unicode_name_is_checked_as_its_a_label(
+    make_server: Callable[..., Any], ca: trustme.CA, trusting: Policy
+) -> None:
+    # The SAN holds the A-label; the URL uses the U-label: SNI and the check must use xn--.
+    server = make_server(ca.issue_cert("xn--knig-5qa.ex.test"))
+    with Client(trusting) as client:
+        assert client.get(server.url("/", host="könig.ex.test")).read() == b"hello\n"
+        assert client.get(server.url("/", host="xn--knig-5qa.ex.test")).read() == b"hello\n"
+        with pytest.raises(CertificateError, match="Hostname mismatch"):
+            client.get(server.url("/", host="konig.ex.test"))

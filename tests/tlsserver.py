@@ -209,13 +209,16 @@ def server_context(
     return ctx
 
 
-def cn_only_cert(ca: trustme.CA, common_name: str) -> tuple[bytes, bytes]:
-    """A leaf with a common name and no subjectAltName, signed by ``ca``: (cert PEM, key PEM)."""
+def cn_only_cert(
+    ca: trustme.CA, common_name: str, dns_names: tuple[str, ...] = ()
+) -> tuple[bytes, bytes]:
+    """A leaf signed by ``ca`` with a common name and, if given, these DNS names taken as
+    written (trustme refuses odd ones such as ``ba*.ex.test``): (cert PEM, key PEM)."""
     ca_key = serialization.load_pem_private_key(ca.private_key_pem.bytes(), password=None)
     ca_cert = x509.load_pem_x509_certificate(ca.cert_pem.bytes())
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
         .issuer_name(ca_cert.subject)
@@ -228,8 +231,11 @@ def cn_only_cert(ca: trustme.CA, common_name: str) -> tuple[bytes, bytes]:
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]
             critical=False,
         )
-        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
     )
+    if dns_names:
+        names = [x509.DNSName(name) for name in dns_names]
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    cert = builder.sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
     key_pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
