@@ -22,6 +22,7 @@ from securehttp import (
     PinMismatchError,
     Policy,
     PolicyError,
+    TooManyRedirects,
     URLError,
 )
 
@@ -309,3 +310,19 @@ def client_for(ca_pem: Path) -> Callable[..., Client]:
         return Client(Policy.from_dict({"defaults": {"trust": str(ca_pem)}}))
 
     return make
+
+
+def test_url_credentials_never_appear_in_errors_or_reprs(
+    good_server: Any, trusting: Policy
+) -> None:
+    secret_url = good_server.url("/loop").replace("https://", "https://alice:s3cret@")
+    with Client(trusting) as client:
+        with pytest.raises(TooManyRedirects) as info:
+            client.get(secret_url)
+        assert "s3cret" not in str(info.value)
+        ok = good_server.url("/").replace("https://", "https://alice:s3cret@")
+        with client.get(ok) as response:
+            assert "s3cret" not in repr(response)
+            assert response.read() == b"hello\n"
+    # Credentials in the URL are never sent either: no Authorization appears on the wire.
+    assert all("Authorization" not in headers for _, _, headers in good_server.httpd.requests)
