@@ -63,7 +63,6 @@ __all__ = ["Client", "Handshake", "Response", "probe", "spki_pin"]
 
 audit_log = logging.getLogger("securehttp.audit")
 
-DEFAULT_TIMEOUT = 30.0
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_RETRIES = 2
 MAX_REDIRECTS = 10

@@ -13,7 +13,6 @@ import functools
 import ipaddress
 import re
 import urllib.parse
-from collections.abc import Iterator
 from typing import Generic, NamedTuple, TypeVar
 
 __all__ = [
@@ -417,10 +416,6 @@ class HostIndex(Generic[_T]):
             if hit is not None:
                 return hit
         return None
-
-    def __iter__(self) -> Iterator[_T]:
-        for table in (self._exact, self._one, self._deep, self._v4, self._v6):
-            yield from table.values()
 
 
 def _get(table: dict[tuple[str, int | None], _T], name: str, port: int) -> _T | None:

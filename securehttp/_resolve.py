@@ -65,10 +65,6 @@ class Resolver:
         self._warned: set[tuple[str, ...]] = set()
         self._lock = threading.Lock()
 
-    @property
-    def layers(self) -> tuple[Policy, ...]:
-        return self._layers
-
     def resolve(self, url_or_host: str) -> Decision:
         """Resolve ``https://host[:port]/...`` or a bare ``host[:port]`` (port 443 assumed)."""
         return self.resolve_target(_target(url_or_host))
