@@ -197,6 +197,7 @@ class _Say:
     def __init__(self, write: Callable[[str], None]) -> None:
         self.write = write
         self.step_no = 0
+        self.hide = ""  # the demo's temporary directory: shown as bare file names
 
     def title(self, text: str) -> None:
         self.write(f"{text}\n{'=' * len(text)}")
@@ -211,7 +212,13 @@ class _Say:
         )
 
     def result(self, text: str) -> None:
+        if self.hide:
+            text = text.replace(self.hide, "")
         self.write(textwrap.indent(str(text).strip("\n"), "      "))
+
+    def warnings(self, caught: list[warnings.WarningMessage]) -> None:
+        for warning in caught:
+            self.result(f"{warning.category.__name__}: {warning.message}")
 
     def file(self, name: str, text: str) -> None:
         self.write(f"  {name}:")
@@ -230,6 +237,7 @@ def run_demo(write: Callable[[str], None] = print) -> int:
         contextlib.ExitStack() as stack,
     ):
         directory = Path(tmp)
+        say.hide = str(directory) + "/"
         ca_file = directory / "demo-ca.pem"
         ca_file.write_bytes(pki.ca_pem())
         good_cert, good_key, good_pin = pki.leaf(["127.0.0.1", "localhost"])
@@ -274,7 +282,7 @@ def run_demo(write: Callable[[str], None] = print) -> int:
 
         say.step("`securehttp explain` says what was decided and where each setting came from.")
         say.code(f'print(securehttp.load_policy("trust.yaml").resolve("{good}"))')
-        say.result(str(trusting.resolve(good)).replace(str(directory) + "/", ""))
+        say.result(str(trusting.resolve(good)))
 
         say.step("Trusting the CA does not make a certificate for another name pass.")
         say.code(f'client.get("{wrong}")')
@@ -305,10 +313,7 @@ def run_demo(write: Callable[[str], None] = print) -> int:
             warnings.simplefilter("always")
             say.code(f'client.get("{expired}").read()   # with waiver.yaml')
             say.result(repr(client.get(expired).read()))
-        for warning in caught:
-            say.result(
-                f"{warning.category.__name__}: {warning.message}".replace(str(directory) + "/", "")
-            )
+        say.warnings(caught)
 
         say.step("The same waiver after its date: it lapses and the host is strict again.")
         lapsed = policy(
@@ -323,10 +328,7 @@ def run_demo(write: Callable[[str], None] = print) -> int:
             except CertificateError as exc:
                 say.code(f'client.get("{expired}")   # with lapsed.yaml')
                 say.result(f"CertificateError: {exc.verify_reason}")
-        for warning in caught:
-            say.result(
-                f"{warning.category.__name__}: {warning.message}".replace(str(directory) + "/", "")
-            )
+        say.warnings(caught)
 
         say.step(
             "Report-only mode finds what would break: it connects, warns, and writes an audit event."
@@ -348,7 +350,7 @@ def run_demo(write: Callable[[str], None] = print) -> int:
         finally:
             audit.removeHandler(handler)
         for line in audit_lines:
-            say.result(f"audit: {line}".replace(str(directory) + "/", ""))
+            say.result(f"audit: {line}")
 
         say.step(
             "A pin is checked on top of the chain and the name: the wrong key is refused before any byte is sent."
