@@ -118,9 +118,10 @@ def test_no_variables_no_layer() -> None:
 # --- PEP 493's file -------------------------------------------------------------------------
 
 
-def pep493_file(tmp_path: Path, text: str) -> str:
+def pep493_file(tmp_path: Path, text: str, mode: int = 0o644) -> str:
     path = tmp_path / "cert-verification.cfg"
     path.write_text(text)
+    path.chmod(mode)
     return str(path)
 
 
@@ -155,6 +156,15 @@ def test_pep493_unusable_file_counts_as_absent_with_a_warning(
 ) -> None:
     with pytest.warns(PolicyWarning, match=re.escape(words)):
         assert pep493.read_pep493(pep493_file(tmp_path, text), explicit=True) is None
+
+
+@pytest.mark.parametrize("mode", [0o666, 0o664])
+def test_pep493_file_others_can_write_is_ignored_and_verification_stays_on(
+    tmp_path: Path, mode: int
+) -> None:
+    path = pep493_file(tmp_path, "[https]\nverify = disable\n", mode=mode)
+    with pytest.warns(PolicyWarning, match="writable by others.*verification stays on"):
+        assert pep493.read_pep493(path, explicit=True) is None
 
 
 def test_pep493_missing_default_file_is_silent(tmp_path: Path) -> None:

@@ -9,11 +9,13 @@ still recorded as the source.
 from __future__ import annotations
 
 import configparser
+import os
 import warnings
 
-from .._exceptions import PolicyWarning
+from .._exceptions import PolicyError, PolicyWarning
 from .._frozen import FrozenDict
 from .._policy import Block, Policy, Setting, Verify
+from .files import read_checked
 
 __all__ = ["PEP493_CONFIG", "read_pep493"]
 
@@ -23,15 +25,20 @@ _LEVELS = {"enable": Verify.STRICT, "disable": Verify.DISABLED}
 
 def read_pep493(path: str, *, explicit: bool) -> Policy | None:
     """The layer for ``path``; None when it is absent (or, per PEP 493, unusable)."""
-    parser = configparser.ConfigParser(interpolation=None)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            parser.read_file(handle)
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         if explicit:
             _warn(f"{path}: no such file (named by SECUREHTTP_PEP493_CONFIG); ignored")
         return None
-    except (OSError, UnicodeError, configparser.Error) as exc:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        # The same checks as policy files: this file can only ever disable verification, so
+        # one that others could write is ignored (verification stays on), never obeyed.
+        text = read_checked(path).decode("utf-8")
+        parser.read_string(text, source=path)
+    except PolicyError as exc:
+        _warn(f"{exc}; the file is ignored and verification stays on")
+        return None
+    except (UnicodeError, configparser.Error) as exc:
         _warn(f"{path}: unreadable ({exc.__class__.__name__}); treated as absent, as PEP 493 says")
         return None
     value = parser.get("https", "verify", fallback=None)
