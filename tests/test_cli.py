@@ -246,7 +246,7 @@ def test_get_bad_header_is_a_usage_error(
 
 
 def test_progress_bar() -> None:
-    from securehttp._cli import _progress
+    from securehttp._cli.get import _progress
 
     assert _progress(50, 100, width=10) == "[#####.....]  50% 0 KiB"
     assert _progress(2048, 0) == "2 KiB"
