@@ -439,7 +439,7 @@ def contexts_for_hostnames(adapter: Adapter, base: str, material: Material, host
             host = "127.0.0.1"
         return real(host, *args, **kwargs)
 
-    from securehttp._context import contexts
+    from securehttp._verification import contexts
 
     contexts.clear()  # count securehttp's context from zero, like every other client's
     gc.collect()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typing as _typing
 
-from ._client import Client, Response
+from ._client import Client
 from ._deadline import Timeout
 from ._exceptions import (
     CertificateError,
@@ -25,7 +25,8 @@ from ._exceptions import (
     URLError,
 )
 from ._policy import ClientCert, Decision, Policy, Verify, load_policy
-from ._resolve import explain, https_verify_certificates
+from ._process import explain, https_verify_certificates
+from ._response import Response
 from ._urlopen import urlopen
 
 __version__ = "0.1.0.dev0"

@@ -2,7 +2,7 @@
 
 The demo plays both sides: it runs the servers (with a throwaway CA made here) and it is the
 user typing code.  The ``ssl.SSLContext`` objects it makes are the servers' and that user's;
-the library's own contexts still come only from :mod:`securehttp._context`.  Everything
+the library's own contexts still come only from :mod:`securehttp._verification`.  Everything
 runs on 127.0.0.1, finishes in seconds and stops every server before returning.
 """
 

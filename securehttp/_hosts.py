@@ -21,6 +21,7 @@ __all__ = [
     "Target",
     "normalize_host",
     "parse_pattern",
+    "redact_url",
     "split_url",
 ]
 
@@ -421,3 +422,14 @@ class HostIndex(Generic[_T]):
 def _get(table: dict[tuple[str, int | None], _T], name: str, port: int) -> _T | None:
     hit = table.get((name, port))
     return table.get((name, None)) if hit is None else hit
+
+
+def redact_url(url: str) -> str:
+    """The URL without userinfo: credentials never appear in messages or reprs."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, tail = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rpartition("@")[2]
+    return f"{scheme}://{authority}{slash}{tail}"

@@ -1,33 +1,46 @@
-"""The policy model: validated, frozen, hashable, and free of I/O once built.
+"""Policy documents: :class:`Policy`, built from a mapping or strict YAML and validated.
 
 A :class:`Policy` is one document (a YAML file, a dict, or a layer built from the
 environment): ``defaults`` plus host rules.  Every value carries a human-readable source
 (``"policies/legacy.yaml:14 hosts."legacy.example.org""``) so that a :class:`Decision` can say
-where each of its settings came from.
+where each of its settings came from.  The records themselves live in :mod:`._model`.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime
-import enum
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._exceptions import PolicyError
 from ._frozen import FrozenDict, Record
 from ._hosts import HostIndex, HostPattern, Target, parse_pattern
 from ._keypath import KeyPath, format_path
+from ._model import (
+    DEFAULTS,
+    EMPTY_BLOCK,
+    SETTINGS,
+    TLS_VERSIONS,
+    Block,
+    ClientCert,
+    Decision,
+    Setting,
+    TLSSettings,
+    Verify,
+    is_weakening,
+    show_value,
+)
+from ._resolve import Resolver
 
-if TYPE_CHECKING:
-    from ._resolve import Resolver
-
+# The model's names are re-exported: this module is where users' imports have always pointed.
 __all__ = [
     "DEFAULTS",
     "SETTINGS",
+    "TLS_VERSIONS",
     "Block",
     "ClientCert",
     "Decision",
@@ -36,294 +49,13 @@ __all__ = [
     "TLSSettings",
     "Verify",
     "is_weakening",
+    "load_policy",
 ]
 
-
-class Verify(str, enum.Enum):
-    """Verification levels: ``strict`` (PEP 476), ``warn`` (report-only), ``disabled``."""
-
-    STRICT = "strict"
-    WARN = "warn"
-    DISABLED = "disabled"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-_VERIFY_RANK = {Verify.DISABLED: 0, Verify.WARN: 1, Verify.STRICT: 2}
-TLS_VERSIONS = ("1.0", "1.1", "1.2", "1.3")
-DEFAULT_MIN_TLS = "1.2"
 _PIN = re.compile(r"sha256/([A-Za-z0-9+/]{43}=)\Z")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
-
-class ClientCert(Record):
-    """A client certificate; the key password is only ever read from ``password_env``."""
-
-    __slots__ = ("cert", "key", "password_env")
-    _fields = __slots__
-    cert: str
-    key: str | None
-    password_env: str | None
-
-    def __init__(self, cert: str, key: str | None = None, password_env: str | None = None) -> None:
-        self._init(cert=cert, key=key, password_env=password_env)
-
-
-SETTINGS = (
-    "verify",
-    "trust",
-    "extra_ca",
-    "min_tls",
-    "max_tls",
-    "ciphers",
-    "x509_strict",
-    "client_cert",
-    "pins",
-    "allow_https_to_http_redirect",
-)
 _BLOCK_KEYS = (*SETTINGS, "expires", "reason")
 _TOP_KEYS = ("version", "lock", "defaults", "hosts")
-
-DEFAULTS: Mapping[str, object] = FrozenDict(
-    {
-        "verify": Verify.STRICT,
-        "trust": ("certifi",),
-        "extra_ca": (),
-        "min_tls": DEFAULT_MIN_TLS,
-        "max_tls": None,
-        "ciphers": None,
-        "x509_strict": True,
-        "client_cert": None,
-        "pins": (),
-        "allow_https_to_http_redirect": False,
-    }
-)
-
-
-def is_weakening(name: str, value: object) -> bool:
-    """True for the settings that loosen verification and so need ``expires`` and ``reason``."""
-    if name == "verify":
-        return value != Verify.STRICT
-    if name == "min_tls":
-        return isinstance(value, str) and value < DEFAULT_MIN_TLS
-    if name == "x509_strict":
-        return value is False
-    return False
-
-
-def weakens(name: str, old: object, new: object) -> bool:
-    """Whether replacing ``old`` by ``new`` could accept a connection ``old`` refused."""
-    if name == "verify":
-        return _VERIFY_RANK[Verify(str(new))] < _VERIFY_RANK[Verify(str(old))]
-    if name == "min_tls":
-        return str(new) < str(old)
-    if name == "x509_strict":
-        return old is True and new is False
-    if name in ("trust", "ciphers"):
-        return new != old
-    if name == "extra_ca":
-        return bool(set(new) - set(old))  # type: ignore[call-overload]
-    if name == "pins":
-        return bool(old) and new != old
-    if name == "allow_https_to_http_redirect":
-        return new is True and old is False
-    return False
-
-
-class Setting(Record):
-    """One setting's value and where it came from."""
-
-    __slots__ = ("source", "value")
-    _fields = ("value", "source")
-    value: object
-    source: str
-
-    def __init__(self, value: object, source: str) -> None:
-        self._init(value=value, source=source)
-
-
-class Block(Record):
-    """The settings of ``defaults`` or of one host rule, each with its source."""
-
-    __slots__ = ("expires", "path", "pattern", "reason", "settings", "source", "weakenings")
-    _fields = ("path", "settings", "pattern", "expires", "reason", "source")
-    path: str
-    settings: FrozenDict[str, Setting]
-    pattern: HostPattern | None
-    expires: datetime.date | None
-    reason: str | None
-    source: str
-    weakenings: tuple[str, ...]
-
-    def __init__(
-        self,
-        path: str,
-        settings: FrozenDict[str, Setting],
-        pattern: HostPattern | None = None,
-        expires: datetime.date | None = None,
-        reason: str | None = None,
-        source: str = "",
-    ) -> None:
-        weakenings = tuple(n for n, s in settings.items() if is_weakening(n, s.value))
-        self._init(
-            path=path,
-            settings=settings,
-            pattern=pattern,
-            expires=expires,
-            reason=reason,
-            source=source,
-            weakenings=weakenings,
-        )
-
-
-_EMPTY_BLOCK = Block("defaults", FrozenDict())
-
-
-class TLSSettings(Record):
-    """Everything that shapes an ``ssl.SSLContext``: the key of the context cache."""
-
-    _fields = (
-        "verify",
-        "trust",
-        "extra_ca",
-        "min_tls",
-        "max_tls",
-        "ciphers",
-        "x509_strict",
-        "client_cert",
-    )
-    __slots__ = _fields
-    verify: bool
-    trust: tuple[str, ...]
-    extra_ca: tuple[str, ...]
-    min_tls: str
-    max_tls: str | None
-    ciphers: str | None
-    x509_strict: bool
-    client_cert: ClientCert | None
-
-    def __init__(
-        self,
-        *,
-        verify: bool,
-        trust: tuple[str, ...],
-        extra_ca: tuple[str, ...],
-        min_tls: str,
-        max_tls: str | None,
-        ciphers: str | None,
-        x509_strict: bool,
-        client_cert: ClientCert | None,
-    ) -> None:
-        self._init(
-            verify=verify,
-            trust=trust,
-            extra_ca=extra_ca,
-            min_tls=min_tls,
-            max_tls=max_tls,
-            ciphers=ciphers,
-            x509_strict=x509_strict,
-            client_cert=client_cert,
-        )
-
-    def unverified(self) -> TLSSettings:
-        """The same settings without verification (report-only mode's fallback)."""
-        values = {name: getattr(self, name) for name in self._fields}
-        values["verify"] = False
-        return TLSSettings(**values)
-
-
-class Decision(Record):
-    """How connections are verified, and where each setting came from.
-
-    Hosts that resolve through the same rules get equal decisions (the host is not part of
-    a decision), so a decision can key caches and connection pools.
-    """
-
-    __slots__ = (*SETTINGS, "expires", "reason", "rule", "sources", "_tls")
-    _fields = (*SETTINGS, "expires", "reason", "rule", "sources")
-    verify: Verify
-    trust: tuple[str, ...]
-    extra_ca: tuple[str, ...]
-    min_tls: str
-    max_tls: str | None
-    ciphers: str | None
-    x509_strict: bool
-    client_cert: ClientCert | None
-    pins: tuple[str, ...]
-    allow_https_to_http_redirect: bool
-    expires: datetime.date | None
-    reason: str | None
-    rule: str | None
-    sources: FrozenDict[str, str]
-    _tls: TLSSettings
-
-    def __init__(
-        self,
-        *,
-        verify: Verify,
-        trust: tuple[str, ...],
-        extra_ca: tuple[str, ...],
-        min_tls: str,
-        max_tls: str | None,
-        ciphers: str | None,
-        x509_strict: bool,
-        client_cert: ClientCert | None,
-        pins: tuple[str, ...],
-        allow_https_to_http_redirect: bool,
-        expires: datetime.date | None,
-        reason: str | None,
-        rule: str | None,
-        sources: FrozenDict[str, str],
-    ) -> None:
-        self._init(
-            verify=verify,
-            trust=trust,
-            extra_ca=extra_ca,
-            min_tls=min_tls,
-            max_tls=max_tls,
-            ciphers=ciphers,
-            x509_strict=x509_strict,
-            client_cert=client_cert,
-            pins=pins,
-            allow_https_to_http_redirect=allow_https_to_http_redirect,
-            expires=expires,
-            reason=reason,
-            rule=rule,
-            sources=sources,
-        )
-
-    @property
-    def tls(self) -> TLSSettings:
-        """The context-shaping part; a ``warn`` decision verifies first, so it is ``True`` here."""
-        try:
-            return self._tls
-        except AttributeError:
-            values = {name: getattr(self, name) for name in TLSSettings._fields}
-            values["verify"] = self.verify != Verify.DISABLED
-            tls = TLSSettings(**values)
-            object.__setattr__(self, "_tls", tls)
-            return tls
-
-    def __str__(self) -> str:
-        lines = [f"rule={self.rule or '(defaults)'}"]
-        for name in SETTINGS:
-            lines.append(f"  {name}={_show(getattr(self, name))}  ({self.sources[name]})")
-        if self.expires is not None:
-            lines.append(f"  expires={self.expires.isoformat()}  reason={self.reason!r}")
-        return "\n".join(lines)
-
-
-def _show(value: object) -> str:
-    if isinstance(value, tuple):
-        return "[" + ", ".join(str(v) for v in value) + "]"
-    if isinstance(value, ClientCert):
-        return f"{{cert: {value.cert}, key: {value.key}, password_env: {value.password_env}}}"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 class Policy(Record):
@@ -359,7 +91,7 @@ class Policy(Record):
             source=source,
             version=version,
             lock=lock,
-            defaults=_EMPTY_BLOCK if defaults is None else defaults,
+            defaults=EMPTY_BLOCK if defaults is None else defaults,
             hosts=hosts,
             _index=_index,
             _resolver=[],  # the resolver made on first use (a list: assignable once frozen)
@@ -405,17 +137,17 @@ class Policy(Record):
     def resolver(self) -> Resolver:
         """This policy over the built-in defaults, with its decision cache (made once)."""
         if not self._resolver:
-            from ._resolve import Resolver
-
             self._resolver.append(Resolver((self,)))
         return self._resolver[0]
 
 
 def load_policy(path: str | os.PathLike[str]) -> Policy:
     """Load a policy file (strict YAML, permissions checked on the opened file)."""
-    from ._sources.files import read_policy_file
+    from ._files import read_checked
 
-    return read_policy_file(path)
+    source = os.fspath(path)
+    data = read_checked(source)
+    return Policy.from_yaml(data, source=source, base_dir=Path(source).resolve().parent)
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -453,7 +185,7 @@ class _Parser:
         if type(version) is not int or version != 1:
             raise self.error(("version",), f"unsupported policy version {version!r}: expected 1")
         lock = self.boolean(mapping.get("lock", False), ("lock",))
-        defaults = _EMPTY_BLOCK
+        defaults = EMPTY_BLOCK
         if mapping.get("defaults") is not None:
             defaults = self.block(mapping["defaults"], ("defaults",), None)
         hosts: list[Block] = []
@@ -528,7 +260,8 @@ class _Parser:
             if missing:
                 raise self.error(
                     (*path, name),
-                    f"{name}: {_show(settings[name].value)} weakens verification, so this block "
+                    f"{name}: {show_value(settings[name].value)} weakens verification, "
+                    "so this block "
                     f'needs {" and ".join(missing)} (e.g. expires: 2027-03-31, reason: "ticket")',
                 )
         if block.settings.get("max_tls") and block.settings.get("min_tls"):
@@ -613,7 +346,7 @@ class _Parser:
         if value is None:
             return None
         text = self.string(value, path)
-        from ._context import check_ciphers
+        from ._ciphers import check_ciphers
 
         try:
             check_ciphers(text)

@@ -9,7 +9,7 @@ skipped - the host falls back to what the layers below say - and warns; one that
 within 14 days warns ahead.
 
 Resolution is pure and cached per (host, port) until the next UTC midnight, when waivers
-may lapse.
+may lapse.  The process default (files, environment, runtime switch) is in :mod:`._process`.
 """
 
 from __future__ import annotations
@@ -19,29 +19,17 @@ import threading
 import time
 import warnings
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ._exceptions import PolicyError, PolicyWarning
 from ._frozen import FrozenDict
 from ._hosts import Target, split_url
-from ._policy import (
-    DEFAULTS,
-    SETTINGS,
-    Block,
-    Decision,
-    Policy,
-    Setting,
-    Verify,
-    weakens,
-)
+from ._model import DEFAULTS, SETTINGS, Block, Decision, weakens
 
-__all__ = [
-    "WARN_AHEAD_DAYS",
-    "Resolver",
-    "explain",
-    "https_verify_certificates",
-    "process_resolver",
-    "reset_process_state",
-]
+if TYPE_CHECKING:
+    from ._policy import Policy
+
+__all__ = ["WARN_AHEAD_DAYS", "Resolver"]
 
 WARN_AHEAD_DAYS = 14
 _CACHE_SIZE = 16384
@@ -188,61 +176,3 @@ class Resolver:
 
 def _target(url_or_host: str) -> Target:
     return split_url(url_or_host if "://" in url_or_host else f"https://{url_or_host}")
-
-
-# --- the process default (SPEC §4 layers 1-5) -----------------------------------------------
-
-_process_lock = threading.Lock()
-_base_layers: tuple[Policy, ...] | None = None
-_runtime: Verify | None = None
-_process: dict[Verify | None, Resolver] = {}
-
-
-def process_resolver() -> Resolver:
-    """The merged process default: files and environment read once, plus the runtime switch."""
-    global _base_layers
-    runtime = _runtime
-    resolver = _process.get(runtime)
-    if resolver is not None:
-        return resolver
-    with _process_lock:
-        if _base_layers is None:
-            from ._sources import read_layers
-
-            _base_layers = read_layers()
-        layers = _base_layers
-        if runtime is not None:
-            setting = Setting(
-                runtime, f"runtime https_verify_certificates({runtime == Verify.STRICT})"
-            )
-            switch = Block("runtime", FrozenDict({"verify": setting}))
-            layers = (*layers, Policy(source="runtime switch", defaults=switch))
-        resolver = _process.setdefault(runtime, Resolver(layers))
-    return resolver
-
-
-def https_verify_certificates(enable: bool = True) -> None:
-    """PEP 493's runtime switch: verify (``True``) or not (``False``) from now on.
-
-    Like ``ssl._https_verify_certificates``, it sets the level for the whole process and
-    affects connections opened afterwards; it sits above the environment and the policy
-    files, but a file with ``lock: true`` refuses ``False`` (with a warning), and an
-    explicit ``Client(policy=...)`` or per-request ``policy=``/``context=`` is not affected.
-    """
-    global _runtime
-    with _process_lock:
-        _runtime = Verify.STRICT if enable else Verify.DISABLED
-
-
-def explain(url: str) -> Decision:
-    """The decision the process default (every source merged) makes for ``url``."""
-    return process_resolver().resolve(url)
-
-
-def reset_process_state() -> None:
-    """Forget what was read from files and the environment, and the runtime switch."""
-    global _base_layers, _runtime
-    with _process_lock:
-        _base_layers = None
-        _runtime = None
-        _process.clear()

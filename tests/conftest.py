@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from securehttp import _resolve
+from securehttp import _process
 from securehttp._sources import env, files, pep493
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,9 +37,9 @@ def isolated(
     nowhere = tmp_path_factory.mktemp("nowhere")
     monkeypatch.setattr(files, "SYSTEM_POLICY", str(nowhere / "securehttp-policy.yaml"))
     monkeypatch.setattr(pep493, "PEP493_CONFIG", str(nowhere / "cert-verification.cfg"))
-    _resolve.reset_process_state()
+    _process.reset_process_state()
     yield
-    _resolve.reset_process_state()
+    _process.reset_process_state()
 
 
 @pytest.fixture
@@ -79,9 +79,9 @@ def ca_file(tmp_path: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def fresh_client_state() -> Iterator[None]:
-    from securehttp import _client, _urlopen
+    from securehttp import _urlopen, _verification
 
-    _client.reset_warnings()
+    _verification.reset_warnings()
     yield
     if _urlopen._client is not None:
         _urlopen._client.close()

@@ -27,7 +27,7 @@ from securehttp import (
     URLError,
     Verify,
 )
-from securehttp._context import contexts
+from securehttp._verification import contexts
 
 from .tlsserver import cn_only_cert, serve, spki_pin, write
 

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from .._policy import SETTINGS, ClientCert, Decision, load_policy
-from .._resolve import explain as process_explain
+from .._process import explain as process_explain
 from .common import EXIT_OK, add_policy_option, add_verbose_option
 
 __all__ = ["register"]

@@ -69,7 +69,7 @@ def _cmd_get(args: argparse.Namespace) -> int:
 
 
 def _download(response: object, path: Path) -> None:
-    from .._client import Response
+    from .._response import Response
 
     assert isinstance(response, Response)
     total = int(response.headers.get("Content-Length") or 0)

@@ -24,7 +24,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def _cmd_probe(args: argparse.Namespace) -> int:
-    from .._client import Client, probe, spki_pin
+    from .._client import Client
+    from .._transport.probe import probe
+    from .._verification import spki_pin
 
     policy = load_policy(args.policy) if args.policy else None
     status = EXIT_OK

@@ -13,9 +13,9 @@ import os
 import warnings
 
 from .._exceptions import PolicyError, PolicyWarning
+from .._files import read_checked
 from .._frozen import FrozenDict
 from .._policy import Block, Policy, Setting, Verify
-from .files import read_checked
 
 __all__ = ["PEP493_CONFIG", "read_pep493"]
 

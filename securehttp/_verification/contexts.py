@@ -1,4 +1,4 @@
-"""The one place that creates ``ssl.SSLContext`` objects.
+"""The one place that creates ``ssl.SSLContext`` objects (part of the verification seam).
 
 One context per distinct :class:`TLSSettings`, built once (loading a CA bundle costs tens of
 milliseconds) and cached.  Cached contexts are shared by every connection and thread, so
@@ -18,15 +18,16 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ._exceptions import PolicyError
-from ._policy import TLSSettings
+from .._exceptions import PolicyError
+from .._frozen import FrozenDict
+from .._model import DEFAULTS, SETTINGS, Decision, TLSSettings, Verify
 
 __all__ = [
     "ContextCache",
     "SealedContext",
     "build_context",
-    "check_ciphers",
     "contexts",
+    "decision_for_context",
     "legacy_context",
     "probe_context",
 ]
@@ -113,15 +114,6 @@ class SealedContext(ssl.SSLContext):
         if name not in ("_sealed", "_alpn", "verify_mode", "check_hostname"):
             self._refuse(name)
         super().__setattr__(name, value)
-
-
-def check_ciphers(ciphers: str) -> None:
-    """ValueError when OpenSSL selects no cipher from ``ciphers``."""
-    probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    try:
-        probe.set_ciphers(ciphers)
-    except ssl.SSLError:
-        raise ValueError(f"OpenSSL accepts no cipher from {ciphers!r}") from None
 
 
 def build_context(settings: TLSSettings) -> SealedContext:
@@ -282,3 +274,17 @@ def legacy_context(cafile: str | None, capath: str | None) -> ssl.SSLContext:
     ctx = ssl.create_default_context(cafile=cafile, capath=capath)
     ctx.hostname_checks_common_name = False
     return ctx
+
+
+def decision_for_context(context: ssl.SSLContext) -> Decision:
+    """The decision a caller's own ``context=`` stands for (it is used as given)."""
+    verified = context.verify_mode != ssl.CERT_NONE and context.check_hostname
+    values = dict(DEFAULTS.items())
+    values["verify"] = Verify.STRICT if verified else Verify.DISABLED
+    return Decision(
+        **values,  # type: ignore[arg-type]
+        expires=None,
+        reason=None,
+        rule=None,
+        sources=FrozenDict(dict.fromkeys(SETTINGS, "request context=")),
+    )

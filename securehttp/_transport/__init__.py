@@ -1,0 +1,159 @@
+"""The transport: the only code that imports urllib3.
+
+It hands urllib3 only ``ssl_context=`` per pool, and keys pools by everything that decided
+how their connections were checked - host, port, the context object, the report-only fallback
+context, the pins and the level - so a request never rides on a connection opened or checked
+under other settings (requests' CVE-2024-35195).  Verification itself (contexts, pins, the
+report-only record) comes from :mod:`securehttp._verification`, the one seam.
+"""
+
+from __future__ import annotations
+
+import functools
+import ssl
+import urllib.parse
+
+import urllib3
+from urllib3.connectionpool import HTTPConnectionPool
+
+from .._deadline import Timeout, Watch
+from .._exceptions import CertificateError, TimeoutError, URLError
+from .._hosts import Target, redact_url
+from .._model import Decision
+from .._verification import ConnectionCheck, contexts_for
+from .errors import is_connection_error, translate
+from .pools import HTTPPool, HTTPSPool, Pools, current_watch
+
+__all__ = ["DEFAULT_RETRIES", "Transport", "discard_body"]
+
+DEFAULT_RETRIES = 2
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
+
+
+class Transport:
+    """Pools and the sending of one request (with retries of idempotent methods)."""
+
+    def __init__(self, timeout: Timeout, retries: int, pools: int, pool_size: int = 10) -> None:
+        self._timeout = timeout
+        self._retries = retries
+        self._pools = Pools(pools)
+        self._pool_size = pool_size
+
+    def __len__(self) -> int:
+        return len(self._pools)
+
+    def close(self) -> None:
+        self._pools.close()
+
+    def pool(
+        self, target: Target, decision: Decision, context: ssl.SSLContext | None
+    ) -> HTTPConnectionPool:
+        host = target.host
+        # Each request passes its own timeouts; the pool's default is only a fallback.
+        timeout = _plain_timeout(self._timeout.connect, self._timeout.read)
+        if target.scheme == "http":
+            return self._pools.get(
+                ("http", host, target.port),
+                lambda: HTTPPool(
+                    host, target.port, timeout=timeout, maxsize=self._pool_size, retries=False
+                ),
+            )
+        ctx, fallback = contexts_for(decision, context)
+        key = ("https", host, target.port, ctx, fallback, decision.pins, decision.verify)
+        return self._pools.get(
+            key,
+            lambda: HTTPSPool(
+                host,
+                target.port,
+                check=ConnectionCheck(
+                    host, target.port, decision, user_context=context is not None
+                ),
+                timeout=timeout,
+                maxsize=self._pool_size,
+                retries=False,
+                ssl_context=ctx,
+                securehttp_fallback=fallback,
+            ),
+        )
+
+    def send(
+        self,
+        target: Target,
+        url: str,
+        method: str,
+        data: bytes | None,
+        headers: dict[str, str],
+        limits: Timeout,
+        watch: Watch,
+        decision: Decision,
+        context: ssl.SSLContext | None,
+    ) -> urllib3.BaseHTTPResponse:
+        parts = urllib.parse.urlsplit(url)
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        attempts = 1 + (self._retries if method in _IDEMPOTENT else 0)
+        for attempt in range(attempts):
+            remaining = watch.remaining()
+            if remaining <= 0:
+                raise TimeoutError(
+                    f"{redact_url(url)}: the total deadline of {limits.total:g}s passed"
+                )
+            request_timeout = _urllib3_timeout(limits, remaining)
+            pool = self.pool(target, decision, context)
+            current_watch.watch = watch
+            try:
+                return pool.urlopen(
+                    method,
+                    path,
+                    body=data,
+                    headers=headers,
+                    retries=False,
+                    redirect=False,
+                    assert_same_host=False,
+                    preload_content=False,
+                    decode_content=True,
+                    timeout=request_timeout,
+                )
+            except Exception as exc:
+                if watch.fired:
+                    raise TimeoutError(
+                        f"{redact_url(url)}: the total deadline of {limits.total:g}s passed"
+                    ) from exc
+                error = translate(exc, url, target, decision)
+                retryable = (
+                    isinstance(error, URLError)
+                    and not isinstance(error, (CertificateError, TimeoutError))
+                    and is_connection_error(exc)
+                )
+                if not retryable or attempt + 1 == attempts:
+                    raise error from exc
+            finally:
+                current_watch.watch = None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+@functools.lru_cache(maxsize=64)
+def _plain_timeout(connect: float, read: float) -> urllib3.Timeout:
+    return urllib3.Timeout(connect=connect, read=read)
+
+
+def _urllib3_timeout(limits: Timeout, remaining: float) -> urllib3.Timeout:
+    """Per-operation timeouts, never beyond what is left of the total deadline."""
+    if remaining >= limits.connect and remaining >= limits.read:
+        return _plain_timeout(limits.connect, limits.read)  # the common case, built once
+    return urllib3.Timeout(connect=min(limits.connect, remaining), read=min(limits.read, remaining))
+
+
+def discard_body(raw: urllib3.BaseHTTPResponse) -> None:
+    """Free a redirect's connection without decoding its body (CVE-2026-21441: a compressed
+    bomb in a 3xx body must not be inflated); a large or unknown body closes the connection."""
+    length = raw.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) <= 65536:
+        try:
+            raw.read(decode_content=False)  # bounded by the small announced length
+        except Exception:  # unreadable: close it instead of returning it to the pool
+            raw.close()
+    else:
+        raw.close()
+    raw.release_conn()
