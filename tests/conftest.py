@@ -19,6 +19,8 @@ import pytest
 from securehttp import _process
 from securehttp._sources import env, files, pep493
 
+pytest_plugins = ["tests.proxy_fixtures", "tests.tinyproxy"]
+
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"
 
