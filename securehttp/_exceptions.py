@@ -9,6 +9,7 @@ Errors::
     └── URLError(SecureHTTPError, urllib.error.URLError)
         ├── HTTPError(URLError, urllib.error.HTTPError)
         ├── TimeoutError(URLError, builtins.TimeoutError)
+        ├── ProxyError(URLError)                      the proxy refused, failed or is unsupported
         └── CertificateError(URLError)                verification failed
             └── PinMismatchError(CertificateError)    chain valid, no certificate matches a pin
 
@@ -40,6 +41,7 @@ __all__ = [
     "PinMismatchError",
     "PolicyError",
     "PolicyWarning",
+    "ProxyError",
     "ResponseTooLarge",
     "SecureHTTPError",
     "SecureHTTPWarning",
@@ -114,6 +116,15 @@ class HTTPError(URLError, urllib.error.HTTPError):
 
 class TimeoutError(URLError, builtins.TimeoutError):
     """A connect, read or total deadline passed."""
+
+
+class ProxyError(URLError):
+    """The proxy refused or failed, or the configured proxy cannot be used (SPEC §9).
+
+    An unsupported proxy (``socks5://``, a malformed URL in a variable) is this error when a
+    request would go through it: the request is never sent directly instead.  The message
+    names where the proxy came from and never carries its credentials.
+    """
 
 
 class CertificateError(URLError):
