@@ -18,7 +18,7 @@ from typing import Any
 
 from ._deadline import Timeout, Watch, watchdog
 from ._exceptions import TooManyRedirects, URLError
-from ._hosts import Target, redact_url, split_url
+from ._hosts import Target, redact_url, split_url, strip_userinfo
 from ._model import Decision
 from ._policy import Policy
 from ._process import process_resolver
@@ -179,14 +179,9 @@ class Client:
                 )
             location = raw.headers.get("Location")
             if not (redirect and raw.status in _REDIRECTS and location):
-                return Response(raw, url, decision, self._max_body, watch)
+                return Response(raw, strip_userinfo(url), decision, self._max_body, watch)
             discard_body(raw)
-            next_url = urllib.parse.urljoin(url, location)
-            try:
-                next_target = split_url(next_url)
-            except ValueError as exc:
-                # The server chose this URL, not the caller: a refused redirect, not bad input.
-                raise URLError(f"refused redirect from {redact_url(url)}: {exc}") from None
+            next_url, next_target = _redirect_target(url, location)
             if (
                 target.scheme == "https"
                 and next_target.scheme == "http"
@@ -235,3 +230,16 @@ def _check_headers(headers: Mapping[str, str]) -> None:
         if _FORBIDDEN.search(value):
             # The value itself is not shown: it may be a credential.
             raise ValueError(f"header {name!r} contains CR, LF or NUL")
+
+
+def _redirect_target(url: str, location: str) -> tuple[str, Target]:
+    """Where a redirect leads.  The server chose this URL, not the caller: anything that
+    cannot be followed (a malformed IPv6 literal, a control character, an unsupported
+    scheme, a bad port or name) is a refused redirect, and nothing is sent."""
+    try:
+        if _FORBIDDEN.search(location):
+            raise ValueError("the Location contains CR, LF or NUL")
+        next_url = urllib.parse.urljoin(url, location)
+        return next_url, split_url(next_url)
+    except (ValueError, UnicodeError) as exc:
+        raise URLError(f"refused redirect from {redact_url(url)}: {exc}") from None

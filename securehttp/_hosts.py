@@ -23,8 +23,10 @@ __all__ = [
     "parse_pattern",
     "redact_url",
     "split_url",
+    "strip_userinfo",
 ]
 
+_URL_PARTS = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*:)?(/*)(.*)", re.DOTALL)
 _T = TypeVar("_T")
 
 MAX_NAME = 253
@@ -85,7 +87,7 @@ def split_url(url: str) -> Target:
         raise ValueError("URL contains a control character, a space or a backslash")
     match = _URL_HEAD.match(url)
     if match is None:
-        raise ValueError(f"not an absolute URL: {url[:80]!r}")
+        raise ValueError(f"not an absolute URL: {redact_url(url)[:80]!r}")
     scheme = match.group(1).lower()
     if scheme not in DEFAULT_PORTS:
         raise ValueError(f"unsupported URL scheme {match.group(1)!r}: use https:// or http://")
@@ -121,7 +123,8 @@ def _split_host_port(hostport: str) -> tuple[str, int | None]:
     if port_text is None or port_text == "":
         return host, None
     if not port_text.isascii() or not port_text.isdigit():
-        raise ValueError(f"port {port_text!r} is not a number")
+        # Not echoed: in "https://user:password@..." mistakes the "port" is a password.
+        raise ValueError("the port is not a number")
     port = int(port_text)
     if not 0 < port < 65536:
         raise ValueError(f"port {port} is out of range")
@@ -425,11 +428,31 @@ def _get(table: dict[tuple[str, int | None], _T], name: str, port: int) -> _T | 
 
 
 def redact_url(url: str) -> str:
-    """The URL without userinfo: credentials never appear in messages or reprs."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
+    """``url`` with its userinfo replaced by ``***``: credentials never appear in messages,
+    logs or reprs.  Works on URLs that do not parse too (``https:/user:pw@host``, a password
+    holding ``/``), since those are exactly the ones whose errors get printed; when it cannot
+    tell where the credentials end, it hides more rather than less."""
+    if "@" not in url:
         return url
-    authority, slash, tail = rest.partition("/")
+    match = _URL_PARTS.match(url)
+    assert match is not None  # the pattern matches every string
+    prefix, rest = (match.group(1) or "") + match.group(2), match.group(3)
+    if not match.group(2):  # "user:pw@host": no slash after it, so that was no scheme
+        prefix, rest = "", url
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    authority, tail = rest[:end], rest[end:]
     if "@" in authority:
-        authority = "***@" + authority.rpartition("@")[2]
-    return f"{scheme}://{authority}{slash}{tail}"
+        return f"{prefix}***@{authority.rpartition('@')[2]}{tail}"
+    path = tail.split("?", 1)[0].split("#", 1)[0]
+    if ":" in authority and "@" in path:
+        # "user:pass/word@host": a password with a slash in it; hide up to the last "@".
+        return f"{prefix}***@{(authority + tail).rpartition('@')[2]}"
+    return url
+
+
+def strip_userinfo(url: str) -> str:
+    """``url`` without the userinfo of its authority (what a response's ``url`` shows)."""
+    match = _URL_HEAD.match(url)
+    if match is None or "@" not in match.group(2):
+        return url
+    return url[: match.start(2)] + match.group(2).rpartition("@")[2] + url[match.end(2) :]

@@ -10,6 +10,7 @@ import datetime
 import enum
 from collections.abc import Mapping
 
+from ._ciphers import lowers_security_level
 from ._frozen import FrozenDict, Record
 from ._hosts import HostPattern
 
@@ -97,6 +98,8 @@ def is_weakening(name: str, value: object) -> bool:
         return isinstance(value, str) and value < DEFAULT_MIN_TLS
     if name == "x509_strict":
         return value is False
+    if name == "ciphers":
+        return isinstance(value, str) and lowers_security_level(value)
     return False
 
 

@@ -66,13 +66,23 @@ class Policy(Record):
     and ``policy=`` on a request use.  The process default merges several layers instead.
     """
 
-    __slots__ = ("_index", "_resolver", "defaults", "hosts", "lock", "source", "version")
-    _fields = ("source", "version", "lock", "defaults", "hosts")
+    __slots__ = (
+        "_index",
+        "_resolver",
+        "chosen_by",
+        "defaults",
+        "hosts",
+        "lock",
+        "source",
+        "version",
+    )
+    _fields = ("source", "version", "lock", "defaults", "hosts", "chosen_by")
     source: str
     version: int
     lock: bool
     defaults: Block
     hosts: tuple[Block, ...]
+    chosen_by: str | None
     _index: HostIndex[Block]
     _resolver: list[Resolver]
 
@@ -84,6 +94,7 @@ class Policy(Record):
         defaults: Block | None = None,
         hosts: tuple[Block, ...] = (),
         _index: HostIndex[Block] | None = None,
+        chosen_by: str | None = None,
     ) -> None:
         if _index is None:
             _index = HostIndex([(b.pattern, b) for b in hosts if b.pattern is not None])
@@ -93,12 +104,26 @@ class Policy(Record):
             lock=lock,
             defaults=EMPTY_BLOCK if defaults is None else defaults,
             hosts=hosts,
+            chosen_by=chosen_by,
             _index=_index,
             _resolver=[],  # the resolver made on first use (a list: assignable once frozen)
         )
 
     def __repr__(self) -> str:
         return f"Policy(source={self.source!r}, lock={self.lock}, hosts={len(self.hosts)})"
+
+    def chosen_through(self, variable: str) -> Policy:
+        """This policy, marked as named by an environment variable: for ``lock`` it then
+        ranks as the environment, whatever layer it feeds (SPEC §4)."""
+        return Policy(
+            source=self.source,
+            version=self.version,
+            lock=self.lock,
+            defaults=self.defaults,
+            hosts=self.hosts,
+            _index=self._index,
+            chosen_by=variable,
+        )
 
     @classmethod
     def from_dict(

@@ -33,7 +33,7 @@ __all__ = ["WARN_AHEAD_DAYS", "Resolver"]
 
 WARN_AHEAD_DAYS = 14
 _CACHE_SIZE = 16384
-_WEAKENING_ORDER = ("verify", "min_tls", "x509_strict")
+_WEAKENING_ORDER = ("verify", "min_tls", "x509_strict", "ciphers")
 
 
 class Resolver:
@@ -44,10 +44,13 @@ class Resolver:
     not by the hosts.  A per-host cache in front makes a repeated lookup one dict hit.
     """
 
-    __slots__ = ("_cache", "_layers", "_lock", "_merged", "_warned")
+    __slots__ = ("_cache", "_layers", "_lock", "_lock_at", "_merged", "_warned")
 
     def __init__(self, layers: Sequence[Policy]) -> None:
         self._layers = tuple(layers)
+        # Where the first `lock: true` is: every later layer, and every layer chosen through
+        # the environment wherever it sits (SPEC §4), cannot weaken what is locked.
+        self._lock_at = next((i for i, p in enumerate(self._layers) if p.lock), None)
         self._cache: dict[tuple[str, int, bool], tuple[Decision, float]] = {}
         self._merged: dict[tuple[datetime.date, tuple[Block | None, ...]], Decision] = {}
         self._warned: set[tuple[str, ...]] = set()
@@ -90,7 +93,14 @@ class Resolver:
         origin: dict[str, Block] = {}
         rule: str | None = None
         locked_by: str | None = None
-        for layer, match in zip(self._layers, matches, strict=True):
+        lock_at = self._lock_at
+        for index, (layer, match) in enumerate(zip(self._layers, matches, strict=True)):
+            refused_by = locked_by
+            chosen_below_lock = (
+                layer.chosen_by is not None and lock_at is not None and index < lock_at
+            )
+            if refused_by is None and chosen_below_lock and lock_at is not None:
+                refused_by = self._layers[lock_at].source
             blocks = [layer.defaults]
             if match is not None:
                 blocks.append(match)
@@ -103,11 +113,13 @@ class Resolver:
                 for name, setting in block.settings.items():
                     if lapsed and name in weakenings:
                         continue
-                    if locked_by is not None and weakens(name, values[name], setting.value):
+                    if refused_by is not None and weakens(name, values[name], setting.value):
+                        chosen = f" (named by {layer.chosen_by})" if layer.chosen_by else ""
                         self._warn_once(
-                            ("lock", setting.source, name, locked_by),
-                            f"{setting.source}: {name}={setting.value} refused: "
-                            f"{locked_by} has `lock: true`, which later layers cannot weaken",
+                            ("lock", setting.source, name, refused_by),
+                            f"{setting.source}{chosen}: {name}={setting.value} refused: "
+                            f"{refused_by} has `lock: true`, which neither later layers nor "
+                            "anything chosen through the environment can weaken",
                         )
                         continue
                     values[name] = setting.value

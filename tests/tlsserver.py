@@ -210,10 +210,14 @@ def server_context(
 
 
 def cn_only_cert(
-    ca: trustme.CA, common_name: str, dns_names: tuple[str, ...] = ()
+    ca: trustme.CA,
+    common_name: str,
+    dns_names: tuple[str, ...] = (),
+    other_names: tuple[x509.GeneralName, ...] = (),
 ) -> tuple[bytes, bytes]:
     """A leaf signed by ``ca`` with a common name and, if given, these DNS names taken as
-    written (trustme refuses odd ones such as ``ba*.ex.test``): (cert PEM, key PEM)."""
+    written (trustme refuses odd ones such as ``ba*.ex.test``) and other subjectAltName
+    entries (e-mail, URI, IP): (cert PEM, key PEM)."""
     ca_key = serialization.load_pem_private_key(ca.private_key_pem.bytes(), password=None)
     ca_cert = x509.load_pem_x509_certificate(ca.cert_pem.bytes())
     key = ec.generate_private_key(ec.SECP256R1())
@@ -232,8 +236,8 @@ def cn_only_cert(
             critical=False,
         )
     )
-    if dns_names:
-        names = [x509.DNSName(name) for name in dns_names]
+    if dns_names or other_names:
+        names = [x509.DNSName(name) for name in dns_names] + list(other_names)
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     cert = builder.sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
     key_pem = key.private_bytes(

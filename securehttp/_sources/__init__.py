@@ -26,15 +26,16 @@ def read_layers(environ: Mapping[str, str] | None = None) -> tuple[Policy, ...]:
     pep493_path = environ.get("SECUREHTTP_PEP493_CONFIG", "")
     layer = pep493.read_pep493(pep493_path or pep493.PEP493_CONFIG, explicit=bool(pep493_path))
     if layer is not None:
-        layers.append(layer)
+        # A file chosen through the environment is refused by `lock` like the environment.
+        layers.append(layer.chosen_through("SECUREHTTP_PEP493_CONFIG") if pep493_path else layer)
 
     if os.path.lexists(files.SYSTEM_POLICY):
         layers.append(files.read_policy_file(files.SYSTEM_POLICY))
     user_policy = environ.get("SECUREHTTP_POLICY", "")
     if user_policy:
-        layers.append(files.read_policy_file(user_policy))
+        layers.append(files.read_policy_file(user_policy).chosen_through("SECUREHTTP_POLICY"))
 
     env_layer = env.read_environment(environ)
     if env_layer is not None:
-        layers.append(env_layer)
+        layers.append(env_layer.chosen_through("the environment"))
     return tuple(layers)

@@ -66,7 +66,11 @@ class Transport:
                 host,
                 target.port,
                 check=ConnectionCheck(
-                    host, target.port, decision, user_context=context is not None
+                    host,
+                    target.port,
+                    decision,
+                    user_context=context is not None,
+                    is_ip=target.is_ip,
                 ),
                 timeout=timeout,
                 maxsize=self._pool_size,

@@ -4,56 +4,71 @@ byte: pins, the no-common-name rule for a caller's context, and the report-only 
 from __future__ import annotations
 
 import ssl
+from collections.abc import Callable
 
 from .._exceptions import CertificateError, PinMismatchError
 from .._model import Decision, Verify
+from .contexts import check_unchanged, contexts
 from .pins import pins_match, presented_pins
 from .report import audit_report_only, warn_insecure
 
-__all__ = ["ConnectionCheck"]
+__all__ = ["ConnectionCheck", "check_names"]
+
+_NO_HINT = "run `securehttp probe URL` to see what the server presents"
 
 
 class ConnectionCheck:
-    """What is checked once per new connection: pins, warnings, the report-only audit."""
+    """What is checked once per new connection, after the handshake and before any request
+    byte: that our context is as built and really verified the peer, that the name was not
+    matched through the common name, the pins, and the report-only record."""
 
-    __slots__ = ("decision", "host", "port", "user_context")
+    __slots__ = ("decision", "host", "is_ip", "port", "user_context")
 
-    def __init__(self, host: str, port: int, decision: Decision, user_context: bool) -> None:
-        self.host, self.port, self.decision, self.user_context = host, port, decision, user_context
+    def __init__(
+        self, host: str, port: int, decision: Decision, user_context: bool, is_ip: bool = False
+    ) -> None:
+        self.host, self.port, self.decision = host, port, decision
+        self.user_context, self.is_ip = user_context, is_ip
 
     def __call__(self, sock: object, verified: bool, failure: str | None) -> None:
         """Check a connection just after its handshake: ``sock`` is its ``ssl.SSLSocket``,
         ``verified`` whether strict verification ran on it, ``failure`` why strict
         verification failed when the report-only fallback connected instead."""
         decision = self.decision
+        if not isinstance(sock, ssl.SSLSocket):
+            raise self._refuse("the connection has no TLS socket to check")
+        if not self.user_context:
+            try:
+                check_unchanged(sock.context)
+            except RuntimeError as exc:
+                contexts.discard(sock.context)
+                raise self._refuse(str(exc)) from None
+            if failure is None and decision.verify is not Verify.DISABLED:
+                # Evidence from the handshake itself, not from the context's settings: an
+                # empty getpeercert() means OpenSSL did not validate the certificate.
+                if not sock.getpeercert():
+                    raise self._refuse("the server's certificate was not verified")
+                verified = True
         if failure is not None:
             warn_insecure(
                 self.host,
                 self.port,
                 f"verification failed ({failure}); connected anyway because "
-                f"verify=warn ({decision.sources['verify']})",
+                f"verify=warn ({decision.sources['verify']}): the request, its headers, "
+                "credentials and body go to a server that may not be who it claims",
             )
             audit_report_only(self.host, self.port, failure, decision)
         elif decision.verify is Verify.DISABLED:
             warn_insecure(
                 self.host,
                 self.port,
-                f"certificate verification is disabled by {decision.sources['verify']}",
+                f"certificate verification is disabled by {decision.sources['verify']}: the "
+                "request, its headers, credentials and body go to a server that may not be "
+                "who it claims",
             )
-        if self.user_context and verified:
-            # A caller's context is never modified, but a certificate without subjectAltName
-            # is refused here too: names are never read from the common name (SPEC §5).
-            peer = sock.getpeercert() if isinstance(sock, ssl.SSLSocket) else None
-            if peer is not None and not peer.get("subjectAltName"):
-                raise CertificateError(
-                    self.host,
-                    self.port,
-                    "the certificate has no subjectAltName (the common name is never used)",
-                    decision,
-                    "reissue the certificate with the host's names in subjectAltName",
-                )
+        if verified and failure is None:
+            check_names(sock, self.is_ip, self._refuse)
         if decision.pins and not self.user_context:
-            assert isinstance(sock, ssl.SSLSocket)
             presented = presented_pins(sock, verified=verified)
             if not pins_match(presented, decision.pins):
                 if decision.verify is Verify.WARN:
@@ -66,3 +81,33 @@ class ConnectionCheck:
                     audit_report_only(self.host, self.port, reason, decision)
                 else:
                     raise PinMismatchError(self.host, self.port, presented, decision)
+
+    def _refuse(self, reason: str, hint: str = _NO_HINT) -> CertificateError:
+        return CertificateError(self.host, self.port, reason, self.decision, hint)
+
+
+def check_names(
+    sock: ssl.SSLSocket, is_ip: bool, refuse: Callable[[str, str], CertificateError]
+) -> None:
+    """Refuse a certificate whose name could only have matched through its common name.
+
+    OpenSSL falls back to the CN when a certificate has no subjectAltName entry of the
+    kind being checked (no DNS entry for a host name) and the context allows it.  Our
+    contexts never allow it, but a caller's ``context=`` may; the rule must hold for every
+    context (SPEC §5), so it is checked on the certificate rather than on the context.
+    """
+    peer = sock.getpeercert() or {}
+    names = peer.get("subjectAltName", ())
+    wanted = "IP Address" if is_ip else "DNS"
+    if any(entry[0] == wanted for entry in names):
+        return
+    what = "an IP address" if is_ip else "a DNS name"
+    problem = (
+        f"the certificate's subjectAltName holds no {what}"
+        if names
+        else "the certificate has no subjectAltName"
+    )
+    raise refuse(
+        f"{problem} (names are never matched through the common name)",
+        "reissue the certificate with the host's names in subjectAltName",
+    )

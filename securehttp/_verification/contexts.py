@@ -15,9 +15,11 @@ import os
 import re
 import ssl
 import threading
+import weakref
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NoReturn
 
+from .._ciphers import effective_ciphers, forbidden_suites
 from .._exceptions import PolicyError
 from .._frozen import FrozenDict
 from .._model import DEFAULTS, SETTINGS, Decision, TLSSettings, Verify
@@ -26,6 +28,7 @@ __all__ = [
     "ContextCache",
     "SealedContext",
     "build_context",
+    "check_unchanged",
     "contexts",
     "decision_for_context",
     "legacy_context",
@@ -44,81 +47,123 @@ _CACHE_SIZE = 128
 
 
 class SealedContext(ssl.SSLContext):
-    """An ``SSLContext`` that refuses to change once :meth:`seal` has been called."""
+    """An ``SSLContext`` that never changes: every setter and every ``set_*``/``load_*``
+    method refuses, except a write of the value already there (urllib3 re-assigns
+    ``verify_mode`` and ALPN on each connection), which never reaches OpenSSL.
 
-    _sealed = False
-    _alpn: tuple[str, ...] = ()
+    There is no "sealed" flag to flip: a context is configured as a plain ``SSLContext``
+    by :func:`build_context` and only then becomes a ``SealedContext``.  As a second line,
+    :func:`check_unchanged` compares the context's real (C-level) state with what was
+    recorded when it was built, on every new connection, so a write that bypasses these
+    methods (``object.__setattr__``, unbound base-class calls, ``__class__`` assignment)
+    fails the connection before any request byte instead of weakening it.
+    """
 
-    def seal(self) -> None:
-        self._sealed = True
+    __slots__ = ()
 
-    def _refuse(self, what: str) -> None:
-        if self._sealed:
-            raise RuntimeError(
-                f"securehttp's cached SSLContexts are shared and never modified ({what}); "
-                "pass your own context with context= instead"
-            )
+    def _refuse(self, what: str) -> NoReturn:
+        raise RuntimeError(
+            f"securehttp's cached SSLContexts are shared and never modified ({what}); "
+            "pass your own context with context= instead"
+        )
 
-    @property  # type: ignore[override]
-    def verify_mode(self) -> ssl.VerifyMode:
-        return ssl.SSLContext.verify_mode.__get__(self)  # type: ignore[attr-defined, no-any-return]
+    def __setattr__(self, name: str, value: object) -> None:
+        descriptor = getattr(ssl.SSLContext, name, None)
+        settable = isinstance(descriptor, property) or hasattr(descriptor, "__set__")
+        if settable and getattr(self, name) == value:
+            return  # the same value: nothing to do, and nothing reaches OpenSSL
+        self._refuse(name)
 
-    @verify_mode.setter
-    def verify_mode(self, value: ssl.VerifyMode) -> None:
-        if self._sealed and value == self.verify_mode:
-            return
-        self._refuse("verify_mode")
-        ssl.SSLContext.verify_mode.__set__(self, value)  # type: ignore[attr-defined]
-
-    @property
-    def check_hostname(self) -> bool:
-        return bool(ssl.SSLContext.check_hostname.__get__(self))  # type: ignore[attr-defined]
-
-    @check_hostname.setter
-    def check_hostname(self, value: bool) -> None:
-        if self._sealed and value == self.check_hostname:
-            return
-        self._refuse("check_hostname")
-        ssl.SSLContext.check_hostname.__set__(self, value)  # type: ignore[attr-defined]
+    def __delattr__(self, name: str) -> None:
+        self._refuse(f"del {name}")
 
     def set_alpn_protocols(self, alpn_protocols: Iterable[str]) -> None:
-        protocols = tuple(alpn_protocols)
-        if self._sealed and protocols == self._alpn:
-            return
-        self._refuse("set_alpn_protocols")
-        super().set_alpn_protocols(protocols)
-        self._alpn = protocols
+        if list(alpn_protocols) != ALPN:
+            self._refuse("set_alpn_protocols")
 
     def load_verify_locations(self, *args: Any, **kwargs: Any) -> None:
         self._refuse("load_verify_locations")
-        super().load_verify_locations(*args, **kwargs)
 
     def load_cert_chain(self, *args: Any, **kwargs: Any) -> None:
         self._refuse("load_cert_chain")
-        super().load_cert_chain(*args, **kwargs)
 
     def load_default_certs(self, *args: Any, **kwargs: Any) -> None:
         self._refuse("load_default_certs")
-        super().load_default_certs(*args, **kwargs)
 
-    def set_default_verify_paths(self) -> None:
+    def load_dh_params(self, *args: Any, **kwargs: Any) -> None:
+        self._refuse("load_dh_params")
+
+    def set_default_verify_paths(self, *args: Any, **kwargs: Any) -> None:
         self._refuse("set_default_verify_paths")
-        super().set_default_verify_paths()
 
     def set_ciphers(self, cipherlist: str, /) -> None:
         self._refuse("set_ciphers")
-        super().set_ciphers(cipherlist)
 
-    def __setattr__(self, name: str, value: object) -> None:
-        # Properties not overridden above (options, verify_flags, minimum_version, ...).
-        if name not in ("_sealed", "_alpn", "verify_mode", "check_hostname"):
-            self._refuse(name)
-        super().__setattr__(name, value)
+    def set_ecdh_curve(self, *args: Any, **kwargs: Any) -> None:
+        self._refuse("set_ecdh_curve")
+
+    def set_npn_protocols(self, *args: Any, **kwargs: Any) -> None:
+        self._refuse("set_npn_protocols")
+
+    def set_servername_callback(self, *args: Any, **kwargs: Any) -> None:
+        self._refuse("set_servername_callback")
+
+    def set_psk_client_callback(self, *args: Any, **kwargs: Any) -> None:
+        self._refuse("set_psk_client_callback")
+
+    def set_psk_server_callback(self, *args: Any, **kwargs: Any) -> None:
+        self._refuse("set_psk_server_callback")
+
+
+# What a built context looked like, read through the base class (the C state), kept beside
+# the context rather than on it.  Compared on every new connection by check_unchanged().
+_built: weakref.WeakKeyDictionary[ssl.SSLContext, tuple[object, ...]] = weakref.WeakKeyDictionary()
+_built_lock = threading.Lock()
+
+
+def _state(ctx: ssl.SSLContext, with_store: bool) -> tuple[object, ...]:
+    base = ssl.SSLContext
+    return (
+        type(ctx),
+        base.verify_mode.__get__(ctx),  # type: ignore[attr-defined]
+        base.check_hostname.__get__(ctx),  # type: ignore[attr-defined]
+        base.hostname_checks_common_name.__get__(ctx),  # type: ignore[attr-defined]
+        base.verify_flags.__get__(ctx),  # type: ignore[attr-defined]
+        base.options.__get__(ctx),  # type: ignore[attr-defined]
+        base.minimum_version.__get__(ctx),  # type: ignore[attr-defined]
+        base.maximum_version.__get__(ctx),  # type: ignore[attr-defined]
+        base.sni_callback.__get__(ctx),  # type: ignore[union-attr]
+        ctx.sslsocket_class,
+        ctx.sslobject_class,
+        tuple(sorted(vars(ctx).items())) if hasattr(ctx, "__dict__") else (),
+        # A hashed directory loads certificates on demand, so its store grows by design.
+        tuple(sorted(ctx.cert_store_stats().items())) if with_store else None,
+        tuple(sorted(c["name"] for c in ctx.get_ciphers())),
+    )
+
+
+def _seal(ctx: ssl.SSLContext, with_store: bool = True) -> SealedContext:
+    ctx.__class__ = SealedContext
+    assert isinstance(ctx, SealedContext)
+    with _built_lock:
+        _built[ctx] = _state(ctx, with_store)
+    return ctx
+
+
+def check_unchanged(ctx: ssl.SSLContext) -> None:
+    """RuntimeError unless ``ctx`` (one of ours) is exactly as it was built."""
+    with _built_lock:
+        expected = _built.get(ctx)
+    if expected is None or _state(ctx, expected[-2] is not None) != expected:
+        raise RuntimeError(
+            "a cached securehttp SSLContext was modified after it was built; "
+            "refusing to use it (pass your own context with context= instead)"
+        )
 
 
 def build_context(settings: TLSSettings) -> SealedContext:
     """A new sealed context for ``settings``; PolicyError when a trust source is unusable."""
-    ctx = SealedContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     # Set explicitly so that a policy means the same on every Python version (3.13 changed
     # create_default_context's flags) and never depends on OpenSSL's configuration file.
     flags = ssl.VERIFY_X509_TRUSTED_FIRST | ssl.VERIFY_X509_PARTIAL_CHAIN
@@ -131,7 +176,15 @@ def build_context(settings: TLSSettings) -> SealedContext:
         ctx.maximum_version = _TLS_VERSIONS[settings.max_tls]
     ctx.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
     if settings.ciphers is not None:
-        ctx.set_ciphers(settings.ciphers)
+        try:
+            ctx.set_ciphers(effective_ciphers(settings.ciphers))
+        except ssl.SSLError:
+            raise PolicyError(
+                f"no acceptable cipher in {settings.ciphers!r}", source="ciphers"
+            ) from None
+    bad = forbidden_suites(ctx)
+    if bad:
+        raise PolicyError(f"refusing cipher suites {', '.join(bad[:3])}", source="ciphers")
     if settings.verify:
         ctx.verify_mode = ssl.CERT_REQUIRED
         ctx.check_hostname = True
@@ -142,8 +195,12 @@ def build_context(settings: TLSSettings) -> SealedContext:
     if settings.client_cert is not None:
         _load_client_cert(ctx, settings)
     ctx.set_alpn_protocols(ALPN)
-    ctx.seal()
-    return ctx
+    return _seal(ctx, with_store=not _has_directory(settings))
+
+
+def _has_directory(settings: TLSSettings) -> bool:
+    sources = (*settings.trust, *settings.extra_ca)
+    return "system" in sources or any(os.path.isdir(s) for s in sources if s != "certifi")
 
 
 def _load_trust(ctx: ssl.SSLContext, trust: tuple[str, ...], extra: tuple[str, ...]) -> None:
@@ -225,13 +282,12 @@ def _load_client_cert(ctx: ssl.SSLContext, settings: TLSSettings) -> None:
 def probe_context() -> SealedContext:
     """A context that completes any handshake, for ``securehttp probe`` to *look* at a
     server; it verifies nothing and is never used to send a request."""
-    ctx = SealedContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     ctx.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
     ctx.set_alpn_protocols(ALPN)
-    ctx.seal()
-    return ctx
+    return _seal(ctx)
 
 
 class ContextCache:
@@ -256,6 +312,13 @@ class ContextCache:
                     self._contexts.pop(next(iter(self._contexts)))
                 self._contexts[settings] = ctx
         return ctx
+
+    def discard(self, ctx: ssl.SSLContext) -> None:
+        """Forget ``ctx`` (found modified): the next request for its settings builds anew."""
+        with self._lock:
+            for settings, cached in list(self._contexts.items()):
+                if cached is ctx:
+                    del self._contexts[settings]
 
     def __len__(self) -> int:
         return len(self._contexts)
