@@ -1,22 +1,22 @@
-"""securehttp against its peers on a local HTTPS server, as ratios to raw urllib3 in one run.
+"""securehttp against its peers on local HTTPS servers, as ratios to raw urllib3 in one run.
 
-    ./scripts/bench                 # full run (installs nginx where it can), Markdown table
+    ./scripts/bench                 # full run (installs nginx where it can), Markdown tables
     ./scripts/bench --quick         # seconds; what the test suite's smoke test runs
     ./scripts/bench --json out.json
+    ./scripts/bench --only large-body   # or: requests, resumption (repeatable)
 
-The server is nginx when installed (one worker, TLS 1.3, keep-alive; /small, /64k, and /close
-with keepalive_timeout 0), otherwise a Python server, said loudly.  Only 127.0.0.1 is ever
-contacted: the 1,000-hostname scenario maps *.bench.test to 127.0.0.1 inside this process.
-Clients are interleaved within each repetition (the order rotates) and every figure is also a
-ratio to raw urllib3 measured in the same repetition; the table shows medians.
+The servers (bench/servers.py) are nginx when installed, otherwise Python servers, said
+loudly.  Only 127.0.0.1 is ever contacted: the 1,000-hostname scenario maps *.bench.test to
+127.0.0.1 inside this process.  Clients are interleaved within each repetition (the order
+rotates) and every figure is also a ratio to raw urllib3 measured in the same repetition; the
+tables show medians.  The large-body scenario is bench/large_body.py (a fresh process per
+client); the session-resumption scenario is bench/resumption.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
-import http.server
 import json
 import os
 import shutil
@@ -29,178 +29,14 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import trustme
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
-
-# --- the server -----------------------------------------------------------------------------
-
-
-@dataclass
-class Material:
-    directory: Path
-    ca_file: Path
-    bundle_file: Path
-    cert_file: Path
-    key_file: Path
-
-
-def make_material(directory: Path) -> Material:
-    import certifi
-
-    ca = trustme.CA()
-    leaf = ca.issue_cert("127.0.0.1", "localhost", "*.bench.test")
-    ca_file = directory / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
-    bundle = directory / "bundle.pem"
-    bundle.write_bytes(Path(certifi.where()).read_bytes() + ca.cert_pem.bytes())
-    cert_file, key_file = directory / "server.pem", directory / "server.key"
-    leaf.cert_chain_pems[0].write_to_path(str(cert_file))
-    leaf.private_key_pem.write_to_path(str(key_file))
-    (directory / "64k.bin").write_bytes(os.urandom(65536))
-    for path in directory.iterdir():
-        path.chmod(0o644)
-    directory.chmod(0o755)  # nginx's worker may run as another user
-    return Material(directory, ca_file, bundle, cert_file, key_file)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-NGINX_CONF = """
-worker_processes 1;
-daemon off;
-pid {d}/nginx.pid;
-error_log {d}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {d}/body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
-    keepalive_requests 1000000;
-    keepalive_timeout 60;
-    server {{
-        listen 127.0.0.1:{port} ssl;
-        ssl_certificate {cert};
-        ssl_certificate_key {key};
-        ssl_protocols TLSv1.3;
-        add_header X-Conn $connection always;
-        location = /small {{ default_type text/plain; return 200 "ok\\n"; }}
-        location = /64k {{ default_type application/octet-stream; alias {d}/64k.bin; }}
-        location = /close {{ keepalive_timeout 0; default_type text/plain; return 200 "ok\\n"; }}
-    }}
-}}
-"""
-
-
-@contextlib.contextmanager
-def nginx_server(material: Material) -> Iterator[str]:
-    port = free_port()
-    conf = material.directory / "nginx.conf"
-    conf.write_text(
-        NGINX_CONF.format(
-            d=material.directory, port=port, cert=material.cert_file, key=material.key_file
-        )
-    )
-    process = subprocess.Popen(
-        [
-            shutil.which("nginx") or "/usr/sbin/nginx",
-            "-p",
-            str(material.directory),
-            "-c",
-            str(conf),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        wait_for_port(port, process)
-        yield f"https://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-def wait_for_port(port: int, process: subprocess.Popen[bytes] | None = None) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(
-                f"server exited: {process.stderr.read().decode() if process.stderr else ''}"
-            )
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    counter = 0
-    lock = threading.Lock()
-    server: Any
-
-    def setup(self) -> None:
-        # Headers and body go out in separate writes: without this, delayed ACKs stall each one.
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.request = self.server.tls.wrap_socket(self.request, server_side=True)
-        with _Handler.lock:
-            _Handler.counter += 1
-            self.conn_id = _Handler.counter
-        super().setup()
-
-    def do_GET(self) -> None:
-        body = self.server.big if self.path == "/64k" else b"ok\n"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("X-Conn", str(self.conn_id))
-        if self.path == "/close":
-            self.send_header("Connection", "close")
-            self.close_connection = True
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class _QuietServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    tls: ssl.SSLContext
-    big: bytes
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def python_server(material: Material) -> Iterator[str]:
-    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    tls.minimum_version = ssl.TLSVersion.TLSv1_3
-    tls.load_cert_chain(material.cert_file, material.key_file)
-    httpd = _QuietServer(("127.0.0.1", 0), _Handler)
-    httpd.tls = tls
-    httpd.big = (material.directory / "64k.bin").read_bytes()
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"https://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
+import large_body
+import resumption
+from servers import Material, make_material, nginx_server, python_server
 
 # --- the clients ----------------------------------------------------------------------------
 
@@ -458,15 +294,78 @@ def contexts_for_hostnames(adapter: Adapter, base: str, material: Material, host
 
 # --- the run --------------------------------------------------------------------------------
 
+Samples = dict[str, dict[str, list[float]]]  # scenario -> client -> one figure per repetition
+
+
+def medians(samples: Samples) -> dict[str, dict[str, float]]:
+    return {s: {n: statistics.median(v) for n, v in row.items()} for s, row in samples.items()}
+
+
+@dataclass
+class Core:
+    """The request scenarios: per-request seconds and client CPU, and their ratios."""
+
+    seconds: Samples = field(default_factory=dict)
+    ratios: Samples = field(default_factory=dict)
+    cpu: Samples = field(default_factory=dict)
+    cpu_ratios: Samples = field(default_factory=dict)
+    notes: dict[tuple[str, str], str] = field(default_factory=dict)
+    alive: dict[str, int] = field(default_factory=dict)
+    hosts: int = 0
+
+    def add(self, scenario: str, seconds: dict[str, float], cpu: dict[str, float] | None) -> None:
+        for name, value in seconds.items():
+            self.seconds.setdefault(scenario, {}).setdefault(name, []).append(value)
+            self.ratios.setdefault(scenario, {}).setdefault(name, []).append(
+                value / seconds[BASELINE]
+            )
+            if cpu is not None:
+                self.cpu.setdefault(scenario, {}).setdefault(name, []).append(cpu[name])
+                self.cpu_ratios.setdefault(scenario, {}).setdefault(name, []).append(
+                    cpu[name] / cpu[BASELINE]
+                )
+
+
+def run_core(found: list[Adapter], base: str, material: Material, quick: bool, reps: int) -> Core:
+    core = Core()
+    for rep in range(reps):
+        order = found[rep % len(found) :] + found[: rep % len(found)]
+        for scenario in scenarios(quick):
+            seconds: dict[str, float] = {}
+            cpu: dict[str, float] = {}
+            for adapter in order:
+                seconds[adapter.name], cpu[adapter.name], note = run_scenario(
+                    adapter, base, scenario, material
+                )
+                if note:
+                    core.notes[(scenario.name, adapter.name)] = note
+            core.add(scenario.name, seconds, cpu)
+        cold = {a.name: cold_start(a, base, material) for a in order if a.cold}
+        core.add("cold start (fresh process)", cold, None)
+    core.hosts = 20 if quick else 1000
+    core.alive = {
+        a.name: contexts_for_hostnames(a, base, material, core.hosts)
+        for a in found
+        if a.name in ("securehttp Client", BASELINE, "requests Session", "httpx Client")
+    }
+    return core
+
+
+PARTS = ("requests", "large-body", "resumption")
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="tiny counts, one repetition")
+    parser.add_argument("--quick", action="store_true", help="tiny counts and body, one repetition")
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--json", metavar="FILE")
     parser.add_argument("--server", choices=("auto", "nginx", "python"), default="auto")
+    parser.add_argument("--only", choices=PARTS, action="append", help="run only these parts")
+    parser.add_argument("--big-mib", type=int, help="large body size (default 100, quick 1)")
     args = parser.parse_args(argv)
     reps = 1 if args.quick else args.reps
+    parts = args.only or PARTS
+    big = (args.big_mib or (1 if args.quick else 100)) * 2**20
     warnings.simplefilter("ignore")  # peers' deprecation notices are not results
     # Each client must see only the trust it is given: requests lets REQUESTS_CA_BUNDLE beat
     # session.verify (psf/requests#3829), and these machines export it.
@@ -479,111 +378,51 @@ def main(argv: list[str] | None = None) -> int:
             del os.environ[name]
 
     found, skipped = adapters()
-    names = [a.name for a in found]
-    results: dict[str, dict[str, list[float]]] = {}
-    ratios: dict[str, dict[str, list[float]]] = {}
-    cpu_ratios: dict[str, dict[str, list[float]]] = {}
-    cpu_times: dict[str, dict[str, list[float]]] = {}
-    notes: dict[tuple[str, str], str] = {}
+    out: dict[str, Any] = {"repetitions": reps, "skipped": skipped}
+    tables = []
+    core = Core()
     with tempfile.TemporaryDirectory(prefix="securehttp-bench-") as tmp:
-        material = make_material(Path(tmp))
+        material = make_material(Path(tmp), big if "large-body" in parts else 1)
         use_nginx = args.server == "nginx" or (args.server == "auto" and shutil.which("nginx"))
-        server = nginx_server(material) if use_nginx else python_server(material)
         if not use_nginx:
             print(
-                "!!! nginx is not installed: using the fallback Python server. Figures are far noisier",
-                file=sys.stderr,
-            )
-            print(
+                "!!! nginx is not installed: using the fallback Python server. Figures are far noisier\n"
                 "!!! and dominated by the server; install nginx for meaningful ratios.",
                 file=sys.stderr,
             )
-        with server as base:
-            for rep in range(reps):
-                order = found[rep % len(found) :] + found[: rep % len(found)]
-                for scenario in scenarios(args.quick):
-                    row = results.setdefault(scenario.name, {})
-                    measured: dict[str, float] = {}
-                    cpu: dict[str, float] = {}
-                    for adapter in order:
-                        seconds, used, note = run_scenario(adapter, base, scenario, material)
-                        measured[adapter.name] = seconds
-                        cpu[adapter.name] = used
-                        row.setdefault(adapter.name, []).append(seconds)
-                        if note:
-                            notes[(scenario.name, adapter.name)] = note
-                    for name, seconds in measured.items():
-                        ratios.setdefault(scenario.name, {}).setdefault(name, []).append(
-                            seconds / measured[BASELINE]
-                        )
-                        cpu_ratios.setdefault(scenario.name, {}).setdefault(name, []).append(
-                            cpu[name] / cpu[BASELINE]
-                        )
-                        cpu_times.setdefault(scenario.name, {}).setdefault(name, []).append(
-                            cpu[name]
-                        )
-                cold = [a for a in order if a.cold]
-                measured = {a.name: cold_start(a, base, material) for a in cold}
-                for name, seconds in measured.items():
-                    results.setdefault("cold start (fresh process)", {}).setdefault(
-                        name, []
-                    ).append(seconds)
-                    ratios.setdefault("cold start (fresh process)", {}).setdefault(name, []).append(
-                        seconds / measured[BASELINE]
-                    )
-            hosts = 20 if args.quick else 1000
-            alive = {
-                a.name: contexts_for_hostnames(a, base, material, hosts)
-                for a in found
-                if a.name
-                in ("securehttp Client", "urllib3 PoolManager", "requests Session", "httpx Client")
-            }
-        server_name = "nginx" if use_nginx else "Python fallback"
-
-    lookup = policy_lookup(args.quick)
-    report = render(names, results, ratios, notes, alive, hosts, lookup, reps, server_name, skipped)
-    print(report)
-    print()
-    print(render_cpu(names, cpu_times, cpu_ratios))
+        with nginx_server(material) if use_nginx else python_server(material) as endpoints:
+            out["server"] = endpoints.kind
+            if "requests" in parts:
+                core = run_core(found, endpoints.base, material, args.quick, reps)
+                lookup = policy_lookup(args.quick)
+                tables += [render(found, core, lookup, reps, endpoints.kind, skipped)]
+                tables += [render_cpu([a.name for a in found], core)]
+                out.update(core_json(core, lookup))
+            if "large-body" in parts:
+                out["large_body"] = large_body.run(endpoints.base, material.ca_file, big, reps)
+                tables.append(large_body.render(out["large_body"]))
+            if "resumption" in parts:
+                count = 5 if args.quick else 100
+                out["resumption"] = resumption.run(endpoints, material.ca_file, count, reps)
+                tables.append(resumption.render(out["resumption"], endpoints.kind))
+    print("\n\n".join(tables))
     if args.json:
-        Path(args.json).write_text(
-            json.dumps(
-                {
-                    "server": server_name,
-                    "repetitions": reps,
-                    "seconds_per_request": {
-                        s: {n: statistics.median(v) for n, v in r.items()}
-                        for s, r in results.items()
-                    },
-                    "client_cpu_seconds_per_request": {
-                        sc: {n: statistics.median(v) for n, v in r.items()}
-                        for sc, r in cpu_times.items()
-                    },
-                    "client_cpu_ratio_to_urllib3": {
-                        sc: {n: statistics.median(v) for n, v in r.items()}
-                        for sc, r in cpu_ratios.items()
-                    },
-                    "ratio_to_urllib3": {
-                        s: {n: statistics.median(v) for n, v in r.items()}
-                        for s, r in ratios.items()
-                    },
-                    "notes": {f"{s} / {n}": v for (s, n), v in notes.items()},
-                    "contexts_after_hostnames": {"hosts": hosts, **alive},
-                    "policy_lookup_us": lookup,
-                    "skipped": skipped,
-                },
-                indent=2,
-            )
-        )
-    return (
-        1
-        if any(
-            "NOT" in n or "invalid" in n
-            for (s, a), n in notes.items()
-            if a.startswith("securehttp")
-        )
-        else 0
-    )
+        Path(args.json).write_text(json.dumps(out, indent=2))
+    # A securehttp client that failed its warm-up check measured something else: not a result.
+    failed = [n for (_, a), n in core.notes.items() if a.startswith("securehttp")]
+    return 1 if any("NOT" in n or "invalid" in n for n in failed) else 0
+
+
+def core_json(core: Core, lookup: dict[str, float]) -> dict[str, Any]:
+    return {
+        "seconds_per_request": medians(core.seconds),
+        "client_cpu_seconds_per_request": medians(core.cpu),
+        "client_cpu_ratio_to_urllib3": medians(core.cpu_ratios),
+        "ratio_to_urllib3": medians(core.ratios),
+        "notes": {f"{s} / {n}": v for (s, n), v in core.notes.items()},
+        "contexts_after_hostnames": {"hosts": core.hosts, **core.alive},
+        "policy_lookup_us": lookup,
+    }
 
 
 def policy_lookup(quick: bool) -> dict[str, float]:
@@ -594,11 +433,7 @@ def policy_lookup(quick: bool) -> dict[str, float]:
     return bench_resolve.measure(rules=10_000, lookups=20_000, repeats=5)
 
 
-def render_cpu(
-    names: list[str],
-    cpu_times: dict[str, dict[str, list[float]]],
-    cpu_ratios: dict[str, dict[str, list[float]]],
-) -> str:
+def render_cpu(names: list[str], core: Core) -> str:
     lines = [
         "client CPU per request (this process only, all threads; the server's work excluded), "
         "and its ratio to raw urllib3's in the same repetition:",
@@ -606,28 +441,22 @@ def render_cpu(
         "| scenario | " + " | ".join(names) + " |",
         "|---|" + "---|" * len(names),
     ]
-    for scenario, row in cpu_times.items():
-        cells = []
-        for name in names:
-            seconds = statistics.median(row[name])
-            ratio = statistics.median(cpu_ratios[scenario][name])
-            cells.append(f"{seconds * 1e6:.0f} µs ({ratio:.2f}×)")
+    ratios = medians(core.cpu_ratios)
+    for scenario, row in medians(core.cpu).items():
+        cells = [f"{row[name] * 1e6:.0f} µs ({ratios[scenario][name]:.2f}×)" for name in names]
         lines.append(f"| {scenario} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def render(
-    names: list[str],
-    results: dict[str, dict[str, list[float]]],
-    ratios: dict[str, dict[str, list[float]]],
-    notes: dict[tuple[str, str], str],
-    alive: dict[str, int],
-    hosts: int,
+    found: list[Adapter],
+    core: Core,
     lookup: dict[str, float],
     reps: int,
     server: str,
     skipped: list[str],
 ) -> str:
+    names = [a.name for a in found]
     lines = [
         f"server: {server}; Python {sys.version.split()[0]}, {ssl.OPENSSL_VERSION}; "
         f"median of {reps} repetition(s); ratio = time / raw urllib3 PoolManager's in the same repetition",
@@ -635,21 +464,21 @@ def render(
         "| scenario | " + " | ".join(names) + " |",
         "|---|" + "---|" * len(names),
     ]
-    for scenario, row in results.items():
+    ratios = medians(core.ratios)
+    for scenario, row in medians(core.seconds).items():
         cells = []
         for name in names:
             if name not in row:
                 cells.append("n/a")
                 continue
-            seconds = statistics.median(row[name])
-            ratio = statistics.median(ratios[scenario][name])
+            seconds, ratio = row[name], ratios[scenario][name]
             unit = f"{seconds * 1e3:.1f} ms" if seconds >= 0.01 else f"{seconds * 1e6:.0f} µs"
-            note = notes.get((scenario, name))
+            note = core.notes.get((scenario, name))
             cells.append(f"{unit} ({ratio:.2f}×)" + (f" **{note}**" if note else ""))
         lines.append(f"| {scenario} | " + " | ".join(cells) + " |")
     lines.append(
-        f"| SSLContexts alive after {hosts} hostnames, one setting | "
-        + " | ".join(str(alive[n]) if n in alive else "n/a" for n in names)
+        f"| SSLContexts alive after {core.hosts} hostnames, one setting | "
+        + " | ".join(str(core.alive[n]) if n in core.alive else "n/a" for n in names)
         + " |"
     )
     lines.append("")
