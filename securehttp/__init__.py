@@ -28,6 +28,7 @@ from ._policy import ClientCert, Decision, Policy, Verify, load_policy
 from ._process import explain, https_verify_certificates
 from ._response import Response
 from ._urlopen import urlopen
+from ._verification import policy_context
 
 __version__ = "0.1.0.dev0"
 
@@ -65,5 +66,6 @@ __all__ = [
     "explain",
     "https_verify_certificates",
     "load_policy",
+    "policy_context",
     "urlopen",
 ]

@@ -98,6 +98,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._send(302, b"", {"Location": "/loop"})
         elif parts.path == "/lines":
             self._send(200, b"one\ntwo\nthree\n", {"Content-Type": "text/plain"})
+        elif parts.path == "/RPC2":
+            # Any XML-RPC call answers "pong": enough for xmlrpc.client to succeed.
+            pong = b"<?xml version='1.0'?><methodResponse><params><param><value>"
+            pong += b"<string>pong</string></value></param></params></methodResponse>"
+            self._send(200, pong, {"Content-Type": "text/xml"})
         elif parts.path == "/big":
             self._send(200, b"x" * int(query.get("size", "65536")))
         else:

@@ -31,11 +31,12 @@ class ConnectionCheck:
         self.user_context, self.is_ip = user_context, is_ip
 
     def __call__(self, sock: object, verified: bool, failure: str | None) -> None:
-        """Check a connection just after its handshake: ``sock`` is its ``ssl.SSLSocket``,
+        """Check a connection just after its handshake: ``sock`` is its ``ssl.SSLSocket`` (or
+        the ``ssl.SSLObject`` of TLS in memory),
         ``verified`` whether strict verification ran on it, ``failure`` why strict
         verification failed when the report-only fallback connected instead."""
         decision = self.decision
-        if not isinstance(sock, ssl.SSLSocket):
+        if not isinstance(sock, (ssl.SSLSocket, ssl.SSLObject)):
             raise self._refuse("the connection has no TLS socket to check")
         if not self.user_context:
             try:
@@ -87,7 +88,7 @@ class ConnectionCheck:
 
 
 def check_names(
-    sock: ssl.SSLSocket, is_ip: bool, refuse: Callable[[str, str], CertificateError]
+    sock: ssl.SSLSocket | ssl.SSLObject, is_ip: bool, refuse: Callable[[str, str], CertificateError]
 ) -> None:
     """Refuse a certificate whose name could only have matched through its common name.
 

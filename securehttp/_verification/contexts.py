@@ -23,6 +23,7 @@ from .._ciphers import effective_ciphers, forbidden_suites
 from .._exceptions import PolicyError
 from .._frozen import FrozenDict
 from .._model import DEFAULTS, SETTINGS, Decision, TLSSettings, Verify
+from .handshake import CheckedObject, CheckedSocket
 
 __all__ = [
     "ContextCache",
@@ -30,6 +31,7 @@ __all__ = [
     "build_context",
     "check_unchanged",
     "contexts",
+    "contexts_for",
     "decision_for_context",
     "legacy_context",
     "probe_context",
@@ -60,6 +62,9 @@ class SealedContext(ssl.SSLContext):
     """
 
     __slots__ = ()
+    # A policy context attaches its checks to the connections these make (.handshake).
+    sslsocket_class = CheckedSocket
+    sslobject_class = CheckedObject
 
     def _refuse(self, what: str) -> NoReturn:
         raise RuntimeError(
@@ -329,6 +334,19 @@ class ContextCache:
 
 
 contexts = ContextCache()
+
+
+def contexts_for(
+    decision: Decision, context: ssl.SSLContext | None = None
+) -> tuple[ssl.SSLContext, ssl.SSLContext | None]:
+    """The context a connection governed by ``decision`` handshakes with, and its report-only
+    fallback (``None`` unless ``verify=warn``).  A caller's ``context=`` is used as given."""
+    if context is not None:
+        return context, None
+    tls = decision.tls
+    ctx = contexts.get(tls)
+    fallback = contexts.get(tls.unverified()) if decision.verify is Verify.WARN else None
+    return ctx, fallback
 
 
 def legacy_context(cafile: str | None, capath: str | None) -> ssl.SSLContext:

@@ -10,7 +10,7 @@ import ssl
 __all__ = ["pins_match", "presented_pins", "spki_pin"]
 
 
-def presented_pins(sock: ssl.SSLSocket, verified: bool) -> list[str]:
+def presented_pins(sock: ssl.SSLSocket | ssl.SSLObject, verified: bool) -> list[str]:
     """``sha256/...`` of each certificate's SubjectPublicKeyInfo: the verified chain where this
     Python exposes it (3.13+), otherwise the leaf."""
     chain: list[bytes] = []

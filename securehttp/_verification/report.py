@@ -32,7 +32,13 @@ def reset_warnings() -> None:
         _warned.clear()
 
 
-def audit_report_only(host: str, port: int, reason: str, decision: Decision) -> None:
+def audit_report_only(
+    host: str,
+    port: int,
+    reason: str,
+    decision: Decision,
+    action: str = "connected without verification (report-only)",
+) -> None:
     event = {
         "event": "tls_verification_failed",
         "host": host,
@@ -41,13 +47,14 @@ def audit_report_only(host: str, port: int, reason: str, decision: Decision) -> 
         "rule": decision.rule,
         "verify": str(decision.verify),
         "source": decision.sources["verify"],
-        "action": "connected without verification (report-only)",
+        "action": action,
     }
     audit_log.warning(
-        "%s:%s would fail strict verification: %s (report-only: %s)",
+        "%s:%s would fail strict verification: %s (report-only: %s; %s)",
         host,
         port,
         reason,
         decision.sources["verify"],
+        action,
         extra={"securehttp_audit": event},
     )
