@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from .._hosts import redact_url
 from .._policy import SETTINGS, ClientCert, Decision, load_policy
 from .._process import explain as process_explain
 from .common import EXIT_OK, add_policy_option, add_verbose_option
@@ -46,8 +47,8 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         load_policy(args.policy).resolve(args.url) if args.policy else process_explain(args.url)
     )
     if args.json:
-        print(json.dumps(decision_to_json(args.url, decision), indent=2))
+        print(json.dumps(decision_to_json(redact_url(args.url), decision), indent=2))
     else:
-        print(args.url)
+        print(redact_url(args.url))
         print(decision)
     return EXIT_OK
