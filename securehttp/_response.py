@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import http.client
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from ._deadline import Watch, watchdog
-from ._exceptions import ResponseTooLarge, SecureHTTPError, TimeoutError
+from ._exceptions import ResponseTooLarge, SecureHTTPError, TimeoutError, URLError
 from ._hosts import redact_url
 from ._model import Decision
 from ._transport.errors import translate
@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_MAX_BODY", "Response"]
 
 DEFAULT_MAX_BODY = 256 * 1024 * 1024
-_ONE_READ = 256 * 1024
+_PIECE = 256 * 1024  # a whole read of unknown length goes in pieces of at most this
+_LINE_PIECE = 8192
 
 
 class Response:
@@ -44,8 +45,11 @@ class Response:
         self.decision = decision
         self._max_body = max_body
         self._headers: http.client.HTTPMessage | None = None
-        self._buffer = b""
+        self._pending = b""  # what readline read past its line, from _offset on
+        self._offset = 0
+        self._delivered = 0
         self._done = False
+        self._refusal = self._framing_refusal()
 
     @property
     def headers(self) -> http.client.HTTPMessage:
@@ -89,15 +93,44 @@ class Response:
     def getheaders(self) -> list[tuple[str, str]]:
         return list(self.headers.items())
 
+    def _framing_refusal(self) -> str | None:
+        """Why the body's framing is ambiguous or invalid, or None.
+
+        RFC 9112 §6.3: Transfer-Encoding overrides Content-Length, and a message with both
+        "ought to be handled as an error" (it is how responses are smuggled); an invalid
+        Content-Length is an unrecoverable error.  http.client reads the body and urllib3
+        keeps the count, and they parse these headers differently (a Transfer-Encoding of
+        "chunked " is chunked to urllib3 only, "Content-Length: 5, 5" is 5 to urllib3 only):
+        wherever they could disagree, the body is refused rather than read as something else.
+        """
+        coding = self._raw.headers.get("Transfer-Encoding")  # repeated headers joined by ", "
+        length = self._raw.headers.get("Content-Length")
+        if coding is not None:
+            if length is not None:
+                return "it has both Transfer-Encoding and Content-Length (ambiguous framing)"
+            if coding.lower() != "chunked":
+                return f"unsupported Transfer-Encoding {coding!r}"
+            return None
+        if length is None or (length.isascii() and length.isdigit()):
+            return None
+        values = [value.strip() for value in self.headers.get_all("Content-Length", [])]
+        if all(v.isascii() and v.isdigit() for v in values) and len(set(map(int, values))) == 1:
+            return None  # the same length repeated: both read it alike
+        return f"invalid Content-Length {length!r}"
+
     # reading
-    def _chunk(self, size: int | None) -> bytes:
-        """Up to ``size`` decoded bytes (all, for None) from the buffer or the wire; b"" at
-        the end."""
-        if self._buffer:
-            data, self._buffer = self._buffer[:size], self._buffer[size:]
-            return data
+    #
+    # Every decoded byte handed to the caller, by any method, adds to ``_delivered``.  The
+    # methods with no caller-chosen size (read() whole, readline, readlines, iteration) refuse
+    # to take that total past max_body; read(n) is bounded by its n instead (SPEC §6).  Bytes
+    # come off the wire only in pieces whose size this class chose: no header sizes a read.
+
+    def _wire(self, size: int) -> bytes:
+        """Up to ``size`` (> 0) decoded bytes from the wire; b"" at the end."""
         if self._done:
             return b""
+        if self._refusal is not None:
+            self._refuse(self._refusal)
         watch = self._watch
         if watch is not None and watch.expired():
             self.close()
@@ -119,58 +152,96 @@ class Response:
             self._finish()
         return data
 
+    def _refuse(self, why: str) -> NoReturn:
+        self.close()
+        raise URLError(f"refused the body of {redact_url(self.url)}: {why}")
+
+    def _take_pending(self, size: int) -> bytes:
+        """Up to ``size`` bytes that readline read ahead, or b"" when there are none."""
+        start = self._offset
+        end = min(len(self._pending), start + size)
+        self._offset = end
+        return self._pending[start:end]
+
+    def _deliver(self, data: bytes, capped: bool) -> bytes:
+        self._delivered += len(data)
+        if capped and self._delivered > self._max_body:
+            self._too_large()
+        return data
+
+    def _too_large(self) -> NoReturn:
+        self.close()
+        raise ResponseTooLarge(
+            f"the body of {redact_url(self.url)} is larger than max_body={self._max_body} bytes"
+        )
+
     def read(self, amt: int | None = None) -> bytes:
-        if self._done and not self._buffer:
-            return b""
-        if amt is not None and amt >= 0:
-            out = bytearray()
-            while len(out) < amt and (chunk := self._chunk(amt - len(out))):
-                out += chunk
-            return bytes(out)
-        length = self._raw.headers.get("Content-Length", "")
-        plain = not self._raw.headers.get("Content-Encoding")
-        if plain and length.isdigit() and int(length) > self._max_body:
-            self.close()
-            raise ResponseTooLarge(
-                f"{redact_url(self.url)} announces {length} bytes, "
-                f"more than max_body={self._max_body}"
-            )
-        if plain and not self._buffer and length.isdigit() and int(length) <= _ONE_READ:
-            # One read for a small announced body; http.client allocates what is asked for, so
-            # only a small Content-Length may size it (a large one never drives an allocation).
-            data = self._chunk(None)  # read() with no amount: urllib3's cheapest path
-            self._finish()
-            return data
-        chunks: list[bytes] = []
-        size = 0
-        while chunk := self._chunk(65536):
-            size += len(chunk)
-            if size > self._max_body:
+        """``read(n)``: up to ``n`` bytes, fewer only at the end; ``read()``: the rest of the
+        body, at most ``max_body`` bytes in all or :class:`ResponseTooLarge`."""
+        if amt is None or amt < 0:
+            return self._read_whole()
+        data = self._take_pending(amt)
+        if len(data) < amt:
+            more = self._wire(amt - len(data))
+            data = data + more if data else more
+        return self._deliver(data, capped=False)
+
+    def _read_whole(self) -> bytes:
+        if self._refusal is not None and not self._done:
+            self._refuse(self._refusal)
+        # Raises at once when earlier reads already passed max_body, so the room left below
+        # is never negative (a negative size would read everything).
+        head = self._deliver(self._take_pending(len(self._pending)), capped=True)
+        length = self._raw.length_remaining  # urllib3's framing: None when chunked or unknown
+        if length is not None and not self._done and not self._raw.headers.get("Content-Encoding"):
+            # Exactly ``length`` decoded bytes follow (a shorter body is an error, raised by
+            # urllib3): one read of that size, allowed only within max_body.
+            if self._delivered + length > self._max_body:
                 self.close()
                 raise ResponseTooLarge(
-                    f"the body of {redact_url(self.url)} is larger than "
-                    f"max_body={self._max_body} bytes"
+                    f"{redact_url(self.url)} announces {length} bytes, "
+                    f"more than max_body={self._max_body}"
                 )
-            chunks.append(chunk)
-        return b"".join(chunks)
+            # An empty body still needs its read: that is what ends http.client's response.
+            body = self._deliver(self._wire(length or 1), capped=True)
+            self._finish()
+            return head + body if head else body
+        parts = [head]
+        while piece := self._wire(min(_PIECE, self._max_body - self._delivered + 1)):
+            parts.append(self._deliver(piece, capped=True))
+        return b"".join(parts)
 
-    def readline(self, limit: int = -1) -> bytes:
-        line = bytearray()
-        while limit < 0 or len(line) < limit:
-            want = 8192 if limit < 0 else min(8192, limit - len(line))
-            chunk = self._chunk(want)
-            if not chunk:
+    def readline(self, size: int | None = -1) -> bytes:
+        """One line, ``size`` bytes at most; counts against ``max_body`` like ``read()``."""
+        limit = -1 if size is None else size
+        parts: list[bytes] = []
+        got = 0
+        while limit < 0 or got < limit:
+            if self._offset >= len(self._pending):
+                chunk = self._wire(_LINE_PIECE)
+                if not chunk:
+                    break
+                self._pending, self._offset = chunk, 0
+            pending, start = self._pending, self._offset
+            stop = len(pending) if limit < 0 else min(len(pending), start + limit - got)
+            newline = pending.find(b"\n", start, stop)
+            end = stop if newline < 0 else newline + 1
+            self._offset = end
+            parts.append(self._deliver(pending[start:end], capped=True))
+            got += end - start
+            if newline >= 0:
                 break
-            end = chunk.find(b"\n")
-            if end >= 0:
-                line += chunk[: end + 1]
-                self._buffer = chunk[end + 1 :] + self._buffer
-                break
-            line += chunk
-        return bytes(line)
+        return b"".join(parts)
 
     def readlines(self, hint: int = -1) -> list[bytes]:
-        return list(self)
+        lines: list[bytes] = []
+        total = 0
+        for line in self:
+            lines.append(line)
+            total += len(line)
+            if 0 < hint <= total:
+                break
+        return lines
 
     def __iter__(self) -> Iterator[bytes]:
         while line := self.readline():

@@ -13,7 +13,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -23,6 +23,7 @@ class FaultServer:
     port: int
     requests: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    written: dict[str, int] = field(default_factory=dict)  # body bytes the client took, by path
 
     def url(self, path: str) -> str:
         return f"https://127.0.0.1:{self.port}{path}"
@@ -62,6 +63,72 @@ def _read_head(conn: socket.socket) -> tuple[str, str, dict[str, str], bytes] | 
 
 def _ok(body: bytes = b"ok\n", extra: str = "") -> bytes:
     return (f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n{extra}\r\n").encode() + body
+
+
+def json_lines(size: int) -> bytes:
+    """A JSON array of about ``size`` bytes, one 64-byte element a line."""
+    line = b'"' + b"x" * 60 + b'",\n'
+    return b"[\n" + line * max(0, (size - 6) // len(line)) + b"0\n]\n"
+
+
+def json_flat(size: int) -> bytes:
+    """A JSON string of ``size`` bytes with no newline anywhere (for ``readline``)."""
+    return b'"' + b"x" * max(0, size - 2) + b'"'
+
+
+def _chunked(body: bytes, size: int = 16384) -> bytes:
+    pieces = [body[i : i + size] for i in range(0, len(body), size)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
+
+
+def _gzip_with_length(compressed: bytes) -> bytes:
+    head = f"Content-Encoding: gzip\r\nContent-Length: {len(compressed)}\r\n\r\n"
+    return head.encode() + compressed
+
+
+# How a body is framed on the wire, one spelling per name: ``/framing/<name>/<size>`` answers
+# with a ``json_lines(size)`` body (``<size>-flat``: ``json_flat(size)``) framed that way, then
+# closes the connection.  The names with "+" carry a Content-Length that contradicts the real
+# framing.
+FRAMINGS: dict[str, Callable[[bytes], bytes]] = {
+    "length": lambda b: f"Content-Length: {len(b)}\r\n\r\n".encode() + b,
+    "chunked": lambda b: b"Transfer-Encoding: chunked\r\n\r\n" + _chunked(b),
+    "close": lambda b: b"Connection: close\r\n\r\n" + b,
+    "gzip": lambda b: _gzip_with_length(gzip.compress(b)),
+    "gzip-chunked": lambda b: (
+        b"Content-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n" + _chunked(gzip.compress(b))
+    ),
+    "huge-chunk": lambda b: b"Transfer-Encoding: chunked\r\n\r\n10000000000\r\n" + b,
+    "length+chunked": lambda b: (
+        b"Content-Length: 10\r\nTransfer-Encoding: chunked\r\n\r\n" + _chunked(b)
+    ),
+    "chunked+length": lambda b: (
+        b"Transfer-Encoding: chunked\r\nContent-Length: 10\r\n\r\n" + _chunked(b)
+    ),
+    "length+Chunked": lambda b: (
+        b"Content-Length: 10\r\nTransfer-Encoding: Chunked\r\n\r\n" + _chunked(b)
+    ),
+    "length+chunked-spaced": lambda b: (
+        b"Content-Length: 10\r\nTransfer-Encoding:   CHUNKED  \r\n\r\n" + _chunked(b)
+    ),
+    "length+huge-chunk": lambda b: (
+        b"Content-Length: 10\r\nTransfer-Encoding: chunked\r\n\r\n10000000000\r\n" + b
+    ),
+    "two-lengths": lambda b: f"Content-Length: 10\r\nContent-Length: {len(b)}\r\n\r\n".encode() + b,
+    "chunked-spaced": lambda b: b"Transfer-Encoding: chunked \r\n\r\n" + _chunked(b),
+    "length-repeated": lambda b: (
+        f"Content-Length: {len(b)}\r\nContent-Length: {len(b)}\r\n\r\n".encode() + b
+    ),
+    "length-listed": lambda b: f"Content-Length: {len(b)}, {len(b)}\r\n\r\n".encode() + b,
+    "length-invalid": lambda b: b"Content-Length: 1e3\r\n\r\n" + b,
+}
+
+
+def _framed(path: str) -> bytes:
+    _, _, name, spec = path.split("/", 3)
+    size, _, shape = spec.partition("-")
+    body = json_flat(int(size)) if shape == "flat" else json_lines(int(size))
+    return b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + FRAMINGS[name](body)
 
 
 def _serve_connection(server: FaultServer, conn: socket.socket, stop: threading.Event) -> None:
@@ -153,6 +220,25 @@ def _serve_connection(server: FaultServer, conn: socket.socket, stop: threading.
                 continue
             if path == "/huge-length":
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 9000000000000\r\n\r\nshort")
+                return
+            if path == "/redirect-length-chunked":
+                # A small Content-Length beside a 64 MiB chunked body: whoever trusts the
+                # length and then reads "all of it" takes 64 MiB.
+                conn.sendall(
+                    b"HTTP/1.1 302 Found\r\nLocation: /ok\r\nContent-Length: 10\r\n"
+                    b"Transfer-Encoding: chunked\r\n\r\n"
+                )
+                piece, sent = b"10000\r\n" + b"x" * 65536 + b"\r\n", 0
+                with contextlib.suppress(OSError):
+                    for _ in range(1024):
+                        conn.sendall(piece)
+                        sent += 65536
+                    conn.sendall(b"0\r\n\r\n")
+                with server.lock:
+                    server.written[path] = sent
+                return
+            if path.startswith("/framing/"):
+                conn.sendall(_framed(path))
                 return
             conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
 

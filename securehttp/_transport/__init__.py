@@ -153,7 +153,8 @@ def discard_body(raw: urllib3.BaseHTTPResponse) -> None:
     """Free a redirect's connection without decoding its body (CVE-2026-21441: a compressed
     bomb in a 3xx body must not be inflated); a large or unknown body closes the connection."""
     length = raw.headers.get("Content-Length", "")
-    if length.isdigit() and int(length) <= 65536:
+    # Not chunked: beside Transfer-Encoding: chunked, a Content-Length bounds nothing.
+    if raw.length_remaining is not None and length.isdigit() and int(length) <= 65536:
         try:
             raw.read(decode_content=False)  # bounded by the small announced length
         except Exception:  # unreadable: close it instead of returning it to the pool
