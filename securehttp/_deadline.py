@@ -2,14 +2,15 @@
 
 urllib3 only bounds each socket operation, so a server that sends one byte just inside the
 read timeout, forever, is never cut off (and one ``read(n)`` may loop over many ``recv``\\ s).
-Each request therefore registers its total deadline with a single watchdog thread (a heap
-of deadlines: registering costs a lock and a push, never a thread).  When a deadline passes,
+Each request therefore registers its total deadline with a single watchdog thread
+(registering appends to a deque: no lock, no thread).  When a deadline passes,
 the watchdog shuts the connection's socket down, which ends any blocked ``recv``, ``send`` or
 handshake at once; the request then raises :class:`~securehttp.TimeoutError`.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import heapq
 import itertools
@@ -21,7 +22,9 @@ from typing import Any
 
 from ._frozen import Record
 
-__all__ = ["Timeout", "Watch", "watchdog"]
+__all__ = ["TICK", "Timeout", "Watch", "watchdog"]
+
+TICK = 0.05  # how late, at most, a total deadline fires
 
 
 class Timeout(Record):
@@ -73,66 +76,87 @@ class Watch:
 
 
 class _Watchdog:
+    """One thread for every total deadline.
+
+    Registering must be nearly free (it is on every request's path): :meth:`start` appends
+    to a deque and :meth:`cancel` sets a flag, neither takes a lock.  The thread looks at new
+    deadlines every :data:`TICK` seconds while any are pending, so most requests finish and
+    are dropped before they ever reach its heap; a deadline fires at most ``TICK`` late.
+    """
+
     def __init__(self) -> None:
+        self._new: collections.deque[Watch] = collections.deque()
         self._heap: list[tuple[float, int, Watch]] = []
         self._counter = itertools.count()
-        self._condition = threading.Condition()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()  # only to start or retire the thread
         self._thread: threading.Thread | None = None
-        self._cancelled = 0
+        self._idle = True
 
     def start(self, total: float) -> Watch:
         watch = Watch(time.monotonic() + total, total)
-        with self._condition:
-            heapq.heappush(self._heap, (watch.deadline, next(self._counter), watch))
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, name="securehttp-deadlines", daemon=True
-                )
-                self._thread.start()
-            elif self._heap[0][2] is watch:
-                self._condition.notify()
+        self._new.append(watch)
+        if self._idle:
+            self._rouse()
         return watch
 
     def cancel(self, watch: Watch) -> None:
-        if watch.cancelled:
-            return
         watch.cancelled = True
         watch.connection = None
-        with self._condition:
-            # Lazy deletion, compacted now and then so finished requests never pile up.
-            self._cancelled += 1
-            if self._cancelled > 1024 and self._cancelled * 2 > len(self._heap):
-                self._heap = [entry for entry in self._heap if not entry[2].cancelled]
-                heapq.heapify(self._heap)
-                self._cancelled = 0
-
-    def _run(self) -> None:
-        with self._condition:
-            while True:
-                while self._heap and self._heap[0][2].cancelled:
-                    heapq.heappop(self._heap)
-                    self._cancelled = max(0, self._cancelled - 1)
-                if not self._heap:
-                    # Idle: wait for work, and let the thread end if none comes.
-                    if not self._condition.wait(timeout=60) and not self._heap:
-                        self._thread = None
-                        return
-                    continue
-                deadline, _, watch = self._heap[0]
-                delay = deadline - time.monotonic()
-                if delay > 0:
-                    self._condition.wait(timeout=delay)
-                    continue
-                heapq.heappop(self._heap)
-                if not watch.cancelled:
-                    watch.fired = True
-                    _abort(watch)
 
     def attach(self, watch: Watch, connection: Any) -> None:
         """``connection`` now serves ``watch``'s request (and no other's)."""
         with _owners:
             connection.securehttp_watch = watch
             watch.connection = connection
+
+    def _rouse(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="securehttp-deadlines", daemon=True
+                )
+                self._idle = False
+                self._thread.start()
+            else:
+                self._wake.set()
+
+    def _run(self) -> None:
+        heap, new = self._heap, self._new
+        ticks = 0
+        while True:
+            while new:
+                watch = new.popleft()
+                if not watch.cancelled:
+                    heapq.heappush(heap, (watch.deadline, next(self._counter), watch))
+            now = time.monotonic()
+            while heap and (heap[0][2].cancelled or heap[0][0] <= now):
+                _, _, watch = heapq.heappop(heap)
+                if not watch.cancelled:
+                    watch.fired = True
+                    _abort(watch)
+            ticks += 1
+            if len(heap) > 1024 and ticks % 64 == 0:
+                # Long requests that ended early wait for their deadline in the heap.
+                heap[:] = [entry for entry in heap if not entry[2].cancelled]
+                heapq.heapify(heap)
+            if heap or new:
+                delay = min(TICK, heap[0][0] - now) if heap else TICK
+                self._wake.wait(max(delay, 0.0))
+                self._wake.clear()
+                continue
+            # Idle: sleep until start() rouses us; retire after a minute without work.
+            self._idle = True
+            if new:  # a start() that came between the checks above and the flag
+                self._idle = False
+                continue
+            woken = self._wake.wait(60)
+            self._wake.clear()
+            with self._lock:
+                if not woken and not new:
+                    self._thread = None
+                    return
+                self._idle = False
 
 
 # Guards the hand-over of a connection between requests, so that a deadline can only ever

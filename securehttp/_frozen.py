@@ -83,9 +83,11 @@ class Record:
         return tuple(getattr(self, name) for name in self._fields)
 
     def __eq__(self, other: object) -> bool:
+        if other is self:
+            return True
         if type(other) is not type(self):
             return NotImplemented
-        return self._key() == other._key()
+        return hash(self) == hash(other) and self._key() == other._key()
 
     def __hash__(self) -> int:
         try:

@@ -224,6 +224,21 @@ class TLSSettings(Record):
         return TLSSettings(**values)
 
 
+# Equal settings share one object, so that the context cache's look-up is an identity hit
+# rather than a field-by-field comparison (two Clients with equal policies make equal but
+# distinct decisions).  Bounded: settings come from policies, so there are few.
+_TLS_INTERNED: dict[TLSSettings, TLSSettings] = {}
+
+
+def _interned(tls: TLSSettings) -> TLSSettings:
+    found = _TLS_INTERNED.get(tls)
+    if found is not None:
+        return found
+    if len(_TLS_INTERNED) >= 4096:
+        _TLS_INTERNED.clear()
+    return _TLS_INTERNED.setdefault(tls, tls)
+
+
 class Decision(Record):
     """How connections are verified, and where each setting came from.
 
@@ -292,7 +307,7 @@ class Decision(Record):
         except AttributeError:
             values = {name: getattr(self, name) for name in TLSSettings._fields}
             values["verify"] = self.verify != Verify.DISABLED
-            tls = TLSSettings(**values)
+            tls = _interned(TLSSettings(**values))
             object.__setattr__(self, "_tls", tls)
             return tls
 
