@@ -72,12 +72,17 @@ def test_explain_policy_error_is_one_line(
     assert "Traceback" not in err
 
 
-def test_explain_verbose_raises(write_policy: Callable[..., Path]) -> None:
-    from securehttp import PolicyError
-
+def test_explain_verbose_adds_the_traceback_and_keeps_the_exit_status(
+    write_policy: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     path = write_policy("defaults:\n  verify: off\n")
-    with pytest.raises(PolicyError):
-        main(["explain", "https://a.example/", "--policy", str(path), "--verbose"])
+    code, _, err = run(
+        ["explain", "https://a.example/", "--policy", str(path), "--verbose"], capsys
+    )
+    assert code == 2
+    assert err.startswith("Traceback (most recent call last):\n")
+    assert "securehttp._exceptions.PolicyError: " in err
+    assert err.splitlines()[-1].startswith(f"securehttp: error: {path}:2:11: defaults.verify: ")
 
 
 def test_check_good_and_bad(
@@ -162,9 +167,10 @@ def test_get_refuses_an_untrusted_server_in_one_line(
     code, out, err = run(["get", good_server.url("/")], capsys)
     assert code == 1
     assert out == ""
-    assert err.count("\n") == 1
-    assert "certificate verification failed for 127.0.0.1" in err
-    assert "Hint:" in err
+    error, hint = err.splitlines()
+    assert error.startswith("securehttp: certificate verification failed for 127.0.0.1")
+    assert "Hint:" in error
+    assert hint.startswith("securehttp: hint: `securehttp probe https://127.0.0.1:")
 
 
 def test_get_with_headers_method_data_and_verbose(
@@ -189,8 +195,9 @@ def test_get_with_headers_method_data_and_verbose(
     echo = json.loads(out)
     assert code == 0
     assert (echo["method"], echo["body"], echo["headers"]["X-One"]) == ("PUT", "payload", "1")
-    assert err.startswith("200 OK  ")
-    assert "rule=(defaults)" in err
+    assert err.startswith("* decision: rule=(defaults)\n")
+    assert f"> PUT {good_server.url('/echo')}\n" in err
+    assert "< HTTP/1.1 200 OK\n" in err
 
 
 def test_get_data_from_a_file_posts(

@@ -1,12 +1,34 @@
-"""What every command shares: exit statuses and how a policy file argument is read."""
+"""What every command shares: exit statuses, option helpers, and how text from elsewhere
+(servers, URLs with credentials) is made safe to print."""
 
 from __future__ import annotations
 
 import argparse
+import re
+import urllib.parse
+from collections.abc import Sequence
 
-__all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "add_policy_option", "add_verbose_option"]
+__all__ = [
+    "EXIT_FAILURE",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "UsageError",
+    "add_policy_option",
+    "add_verbose_option",
+    "escape",
+    "redact_url",
+    "scrub",
+]
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(ValueError):
+    """Bad command-line input (exit 2), with a hint line that says what to do instead."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 def add_policy_option(parser: argparse.ArgumentParser, help: str | None = None) -> None:
@@ -19,3 +41,54 @@ def add_policy_option(parser: argparse.ArgumentParser, help: str | None = None) 
 
 def add_verbose_option(parser: argparse.ArgumentParser, help: str | None = None) -> None:
     parser.add_argument("--verbose", action="store_true", help=help or "tracebacks on errors")
+
+
+# Everything a terminal may act on: C0 (ESC starts the escape sequences) and C1 controls, DEL,
+# and the bidirectional overrides that make text read differently from what it is.
+_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_UNSAFE_IN_LINE = re.compile(rf"[\t\n\r{_CONTROLS}]")
+_UNSAFE_IN_TEXT = re.compile(rf"[{_CONTROLS}]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape(text: str, *, multiline: bool = False) -> str:
+    """``text`` with control characters shown as ``\\xNN``: safe to print to a terminal.
+
+    A header or a message stays one line (tab, CR and LF are escaped too); ``multiline``
+    text (a body) keeps its tabs and line breaks.
+    """
+    return (_UNSAFE_IN_TEXT if multiline else _UNSAFE_IN_LINE).sub(_escaped, text)
+
+
+def scrub(text: str, secrets: Sequence[str], *, multiline: bool = False) -> str:
+    """:func:`escape`, then every known credential replaced by ``***``.
+
+    Longest first, so a password inside a longer token never leaves the rest showing.  A
+    short secret is replaced only where it stands alone, or ``-u a:b`` would garble every
+    word with a "b" in it.
+    """
+    text = escape(text, multiline=multiline)
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= _SHORT:
+            text = text.replace(secret, "***")
+        elif secret:
+            text = re.sub(rf"(?<![^\W_]){re.escape(secret)}(?![^\W_])", "***", text)
+    return text
+
+
+_SHORT = 6
+
+
+def redact_url(url: str) -> str:
+    """The URL with any userinfo replaced by ``***``: credentials are never printed."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "***@" + url.rpartition("@")[2] if "@" in url else url
+    if "@" not in parts.netloc:
+        return url
+    return urllib.parse.urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
