@@ -46,7 +46,9 @@ class Client:
     (connect and read; the total deadline, 300 s by default, also bounds the body);
     ``retries`` is how often an idempotent request is retried after a connection error
     (never after a verification failure); ``headers`` are sent with every request;
-    ``max_body`` caps a body read whole.
+    ``max_body`` caps a body read whole; ``tls_resumption=False`` makes every new connection
+    a full handshake (a resumed TLS 1.3 session lets a server link this client's
+    connections: RFC 8446 §C.4).
     """
 
     def __init__(
@@ -58,6 +60,7 @@ class Client:
         headers: Mapping[str, str] | None = None,
         max_body: int | None = None,
         pools: int = _POOLS,
+        tls_resumption: bool = True,
     ) -> None:
         self._resolver: Resolver | None = policy.resolver() if policy is not None else None
         self._timeout = Timeout.coerce(timeout)
@@ -65,7 +68,10 @@ class Client:
         _check_headers(self._headers)
         self._max_body = DEFAULT_MAX_BODY if max_body is None else max_body
         self._transport = Transport(
-            self._timeout, DEFAULT_RETRIES if retries is None else retries, pools
+            self._timeout,
+            DEFAULT_RETRIES if retries is None else retries,
+            pools,
+            tls_resumption=tls_resumption,
         )
 
     def __enter__(self) -> Client:

@@ -49,6 +49,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise
             with self.server.lock:
                 self.server.handshakes += 1
+                self.server.resumed += bool(self.request.session_reused)
         super().setup()
 
     def finish(self) -> None:
@@ -131,6 +132,7 @@ class TLSServer(http.server.ThreadingHTTPServer):
         self.tls = tls
         self.lock = threading.Lock()
         self.handshakes = 0
+        self.resumed = 0  # handshakes that resumed a TLS session
         self.connections = 0
         self.active = 0
         self.requests: list[tuple[str, str, dict[str, str]]] = []

@@ -33,11 +33,20 @@ _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
 class Transport:
     """Pools and the sending of one request (with retries of idempotent methods)."""
 
-    def __init__(self, timeout: Timeout, retries: int, pools: int, pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        timeout: Timeout,
+        retries: int,
+        pools: int,
+        pool_size: int = 10,
+        *,
+        tls_resumption: bool = True,
+    ) -> None:
         self._timeout = timeout
         self._retries = retries
         self._pools = Pools(pools)
         self._pool_size = pool_size
+        self._resume = tls_resumption
 
     def __len__(self) -> int:
         return len(self._pools)
@@ -77,6 +86,7 @@ class Transport:
                 retries=False,
                 ssl_context=ctx,
                 securehttp_fallback=fallback,
+                securehttp_resume=self._resume,
             ),
         )
 

@@ -15,6 +15,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from .._deadline import Watch, watchdog
 from .._exceptions import TimeoutError
 from .._verification.checks import ConnectionCheck
+from .._verification.sessions import keep, resumption
 
 __all__ = ["HTTPPool", "HTTPSPool", "Pools", "current_watch"]
 
@@ -24,14 +25,33 @@ class Connection(HTTPSConnection):
     when strict verification fails, and remembers why."""
 
     def __init__(
-        self, *args: Any, securehttp_fallback: ssl.SSLContext | None = None, **kwargs: Any
+        self,
+        *args: Any,
+        securehttp_fallback: ssl.SSLContext | None = None,
+        securehttp_resume: bool = True,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self._fallback = securehttp_fallback
+        self._resume = securehttp_resume
         self.securehttp_failure: str | None = None
         self.securehttp_checked = False
 
     def connect(self) -> None:
+        resumption.enabled = self._resume
+        try:
+            self._connect()
+        finally:
+            resumption.enabled = True
+
+    def getresponse(self) -> Any:
+        response = super().getresponse()
+        # A TLS 1.3 ticket arrives after the handshake: the session is complete only now.
+        if self._resume:
+            keep(self.sock)
+        return response
+
+    def _connect(self) -> None:
         self.securehttp_checked = False
         self.securehttp_failure = None
         if self._fallback is None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from .._exceptions import CertificateError
 from .._model import Verify
 from .report import audit_report_only
+from .sessions import offer
 
 if TYPE_CHECKING:
     from .checks import ConnectionCheck
@@ -77,6 +78,7 @@ class CheckedSocket(ssl.SSLSocket):
     """An ``SSLSocket`` whose handshake ends with the seam's check, if one is attached."""
 
     def do_handshake(self, block: bool = False) -> None:
+        offer(self)  # a kept TLS session, where the seam's rules allow one
         check: HandshakeCheck | None = self.__dict__.pop(_CHECK, None)
         if check is None:
             super().do_handshake(block)
