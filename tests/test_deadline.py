@@ -16,11 +16,12 @@ class _Connection:
 
 
 def test_finished_requests_are_dropped_before_they_reach_the_heap() -> None:
-    mine = set()
+    kept = []  # alive, so that no other Watch can take one of their ids
     for _ in range(10_000):
         watch = watchdog.start(300.0)
         watchdog.cancel(watch)
-        mine.add(id(watch))
+        kept.append(watch)
+    mine = {id(watch) for watch in kept}
     deadline = time.monotonic() + 10 * TICK + 2
     while watchdog._new and time.monotonic() < deadline:
         time.sleep(TICK)
