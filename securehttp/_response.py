@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import io
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, NoReturn
 
@@ -180,11 +181,14 @@ class Response:
         body, at most ``max_body`` bytes in all or :class:`ResponseTooLarge`."""
         if amt is None or amt < 0:
             return self._read_whole()
-        data = self._take_pending(amt)
-        if len(data) < amt:
-            more = self._wire(amt - len(data))
-            data = data + more if data else more
-        return self._deliver(data, capped=False)
+        if self._offset < len(self._pending):
+            data = self._take_pending(amt)
+            if len(data) < amt:
+                data += self._wire(amt - len(data))
+        else:
+            data = self._wire(amt)
+        self._delivered += len(data)
+        return data
 
     def _read_whole(self) -> bytes:
         if self._refusal is not None and not self._done:
@@ -206,10 +210,14 @@ class Response:
             body = self._deliver(self._wire(length or 1), capped=True)
             self._finish()
             return head + body if head else body
-        parts = [head]
+        # Unknown length: grow one buffer.  BytesIO grows in place (realloc, pages touched
+        # only as written) and getvalue() hands that same buffer over, so peak memory is the
+        # body, not the pieces plus their join.
+        buffer = io.BytesIO()
+        buffer.write(head)
         while piece := self._wire(min(_PIECE, self._max_body - self._delivered + 1)):
-            parts.append(self._deliver(piece, capped=True))
-        return b"".join(parts)
+            buffer.write(self._deliver(piece, capped=True))
+        return buffer.getvalue()
 
     def readline(self, size: int | None = -1) -> bytes:
         """One line, ``size`` bytes at most; counts against ``max_body`` like ``read()``."""
