@@ -1,0 +1,3 @@
+import aiohttp
+
+connector = aiohttp.TCPConnector(ssl=True, limit=10)

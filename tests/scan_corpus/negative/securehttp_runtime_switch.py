@@ -1,0 +1,3 @@
+import securehttp
+
+securehttp.https_verify_certificates(True)

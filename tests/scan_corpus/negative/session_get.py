@@ -1,0 +1,3 @@
+import requests
+
+page = requests.Session().get("https://intranet.example/", verify=True)

@@ -1,0 +1,7 @@
+import requests
+
+
+class LegacySession(requests.Session):
+    def __init__(self) -> None:
+        super().__init__()
+        self.verify = "/etc/ssl/certs/corp-ca.pem"

@@ -1,0 +1,4 @@
+import ssl
+
+ctx = ssl.create_default_context()
+setattr(ctx, "check_hostname", True)

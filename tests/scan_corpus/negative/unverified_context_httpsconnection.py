@@ -1,0 +1,5 @@
+import http.client
+import ssl
+
+verified = ssl.create_default_context()
+conn = http.client.HTTPSConnection("db.example.com", 8443, context=verified)

@@ -1,0 +1,3 @@
+import aiohttp
+
+connector = aiohttp.TCPConnector(ssl=False, limit=10)

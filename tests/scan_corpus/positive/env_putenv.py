@@ -1,0 +1,3 @@
+import os
+
+os.putenv("PYTHONHTTPSVERIFY", "0")

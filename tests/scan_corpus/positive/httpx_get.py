@@ -1,0 +1,3 @@
+import httpx
+
+r = httpx.get("https://metrics.example.com/v1", verify=False)

@@ -1,0 +1,5 @@
+import requests
+
+s = requests.Session()
+s.verify = False
+s.get("https://intranet.example/")

@@ -1,0 +1,5 @@
+import ssl
+import urllib.request
+
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS)
+urllib.request.urlopen("https://legacy.example.org/", context=ctx)

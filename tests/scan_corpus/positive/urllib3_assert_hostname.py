@@ -1,0 +1,3 @@
+import urllib3
+
+http = urllib3.PoolManager(assert_hostname=False)

@@ -1,0 +1,4 @@
+import urllib3
+
+urllib3.disable_warnings()
+urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
