@@ -25,14 +25,16 @@ from typing import Any
 
 from . import _yaml
 from ._exceptions import PolicyError
+from ._files import read_checked
 from ._hosts import parse_pattern
 from ._keypath import KeyPath, format_path
-from ._policy import Block, Policy
-from ._sources.files import read_checked
+from ._model import Block
+from ._policy import Policy
+from ._resolve import WARN_AHEAD_DAYS
 
 __all__ = ["STRICT_AHEAD_DAYS", "CheckResult", "check_file"]
 
-STRICT_AHEAD_DAYS = 14
+STRICT_AHEAD_DAYS = WARN_AHEAD_DAYS
 _MAX_PEM_BYTES = 16 * 1024 * 1024
 _TODO = re.compile(r"\bTODO\b", re.IGNORECASE)
 _HASHED_NAME = re.compile(r"[0-9a-f]{8}\.\d+\Z")

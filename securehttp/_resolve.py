@@ -6,7 +6,8 @@ specific host rule beats that layer's ``defaults``.  A layer with ``lock: true``
 later layer unable to weaken what it and the layers below it decided (a refused weakening
 warns once, naming both sources).  A weakening whose ``expires`` date has passed (UTC) is
 skipped - the host falls back to what the layers below say - and warns; one that ends
-within 14 days warns ahead.
+within 14 days warns ahead.  A refused weakening and a lapsed waiver are also audit events
+(:mod:`._audit`), once each, when their warning is first shown.
 
 Resolution is pure and cached per (host, port) until the next UTC midnight, when waivers
 may lapse.  The process default (files, environment, runtime switch) is in :mod:`._process`.
@@ -21,6 +22,7 @@ import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ._audit import emit
 from ._exceptions import PolicyError, PolicyWarning
 from ._frozen import FrozenDict
 from ._hosts import Target, split_url
@@ -70,7 +72,7 @@ class Resolver:
         matches = tuple(layer.match(target) for layer in self._layers)
         decision = self._merged.get((today, matches))
         if decision is None:
-            decision = self._merge(matches, today, target.host)
+            decision = self._merge(matches, today, target.host, target.port)
             with self._lock:
                 if len(self._merged) >= _CACHE_SIZE:
                     self._merged.clear()
@@ -86,7 +88,7 @@ class Resolver:
         return decision
 
     def _merge(
-        self, matches: tuple[Block | None, ...], today: datetime.date, host: str
+        self, matches: tuple[Block | None, ...], today: datetime.date, host: str, port: int
     ) -> Decision:
         values: dict[str, object] = dict(DEFAULTS.items())
         sources: dict[str, str] = dict.fromkeys(SETTINGS, "default")
@@ -109,18 +111,28 @@ class Resolver:
                 lapsed = block.expires is not None and block.expires < today
                 weakenings = block.weakenings
                 if weakenings:
-                    self._warn_about_expiry(block, lapsed, today, host)
+                    self._warn_about_expiry(block, lapsed, today, host, port)
                 for name, setting in block.settings.items():
                     if lapsed and name in weakenings:
                         continue
                     if refused_by is not None and weakens(name, values[name], setting.value):
                         chosen = f" (named by {layer.chosen_by})" if layer.chosen_by else ""
-                        self._warn_once(
+                        refused = f"{name}={setting.value} refused: {refused_by} has `lock: true`"
+                        if self._warn_once(
                             ("lock", setting.source, name, refused_by),
-                            f"{setting.source}{chosen}: {name}={setting.value} refused: "
-                            f"{refused_by} has `lock: true`, which neither later layers nor "
-                            "anything chosen through the environment can weaken",
-                        )
+                            f"{setting.source}{chosen}: {refused}, which neither later layers "
+                            "nor anything chosen through the environment can weaken",
+                        ):
+                            emit(
+                                "weakening_refused",
+                                host=host,
+                                port=port,
+                                reason=refused,
+                                rule=rule,
+                                verify=str(values["verify"]),
+                                source=setting.source + chosen,
+                                action=f"kept {name}={values[name]} from the locked layers",
+                            )
                         continue
                     values[name] = setting.value
                     sources[name] = setting.source
@@ -160,17 +172,27 @@ class Resolver:
         )
 
     def _warn_about_expiry(
-        self, block: Block, lapsed: bool, today: datetime.date, host: str
+        self, block: Block, lapsed: bool, today: datetime.date, host: str, port: int
     ) -> None:
         if block.expires is None:
             return
         names = ", ".join(block.weakenings)
         if lapsed:
-            self._warn_once(
+            expired = f"the waiver ({names}) expired on {block.expires.isoformat()}"
+            if self._warn_once(
                 ("lapsed", block.source),
-                f"{block.source}: the waiver ({names}) expired on {block.expires.isoformat()}; "
-                f"{host} is verified without it",
-            )
+                f"{block.source}: {expired}; {host} is verified without it",
+            ):
+                emit(
+                    "waiver_lapsed",
+                    host=host,
+                    port=port,
+                    reason=expired,
+                    rule=block.pattern.text if block.pattern is not None else None,
+                    verify=None,
+                    source=block.source,
+                    action="verified without the waiver",
+                )
         elif (block.expires - today).days <= WARN_AHEAD_DAYS:
             self._warn_once(
                 ("ahead", block.source),
@@ -178,12 +200,14 @@ class Resolver:
                 "after that date the host is verified strictly",
             )
 
-    def _warn_once(self, key: tuple[str, ...], message: str) -> None:
+    def _warn_once(self, key: tuple[str, ...], message: str) -> bool:
+        """Warn unless this resolver already did for ``key``; True when it warned now."""
         with self._lock:
             if key in self._warned:
-                return
+                return False
             self._warned.add(key)
         warnings.warn(PolicyWarning(message), stacklevel=5)
+        return True
 
 
 def _target(url_or_host: str) -> Target:

@@ -126,7 +126,7 @@ def test_demo_runs_and_tells_the_story(capsys: pytest.CaptureFixture[str]) -> No
         "certificate has expired",
         "InsecureRequestWarning",
         "the waiver (verify) expired on 2020-01-31",
-        'audit: {"event": "tls_verification_failed"',
+        '"event": "report_only_failure"',
         "PinMismatchError: the server presented sha256/",
         "context=ctx",
         "every server is stopped",

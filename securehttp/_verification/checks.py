@@ -10,7 +10,7 @@ from .._exceptions import CertificateError, PinMismatchError
 from .._model import Decision, Verify
 from .contexts import check_unchanged, contexts
 from .pins import pins_match, presented_pins
-from .report import audit_report_only, warn_insecure
+from .report import audit_disabled, audit_report_only, warn_insecure
 
 __all__ = ["ConnectionCheck", "check_names"]
 
@@ -59,14 +59,14 @@ class ConnectionCheck:
                 "credentials and body go to a server that may not be who it claims",
             )
             audit_report_only(self.host, self.port, failure, decision)
-        elif decision.verify is Verify.DISABLED:
-            warn_insecure(
-                self.host,
-                self.port,
-                f"certificate verification is disabled by {decision.sources['verify']}: the "
-                "request, its headers, credentials and body go to a server that may not be "
-                "who it claims",
-            )
+        elif decision.verify is Verify.DISABLED and warn_insecure(
+            self.host,
+            self.port,
+            f"certificate verification is disabled by {decision.sources['verify']}: the "
+            "request, its headers, credentials and body go to a server that may not be "
+            "who it claims",
+        ):
+            audit_disabled(self.host, self.port, decision)
         if verified and failure is None:
             check_names(sock, self.is_ip, self._refuse)
         if decision.pins and not self.user_context:

@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import warnings
 
+from .._audit import emit
 from .._exceptions import InsecureRequestWarning
 from .._model import Decision
 
-__all__ = ["audit_log", "audit_report_only", "reset_warnings", "warn_insecure"]
-
-audit_log = logging.getLogger("securehttp.audit")
+__all__ = ["audit_disabled", "audit_report_only", "reset_warnings", "warn_insecure"]
 
 _warned: set[tuple[str, str]] = set()
 _warned_lock = threading.Lock()
 
 
-def warn_insecure(host: str, port: int, reason: str) -> None:
+def warn_insecure(host: str, port: int, reason: str) -> bool:
+    """Warn once per host and reason; True when this call warned."""
     key = (f"{host}:{port}", reason)
     with _warned_lock:
         if key in _warned:
-            return
+            return False
         _warned.add(key)
     warnings.warn(InsecureRequestWarning(f"{host}:{port}: {reason}"), stacklevel=2)
+    return True
 
 
 def reset_warnings() -> None:
@@ -37,24 +37,32 @@ def audit_report_only(
     port: int,
     reason: str,
     decision: Decision,
-    action: str = "connected without verification (report-only)",
+    action: str = "connected without verification (report-only): the request, its headers, "
+    "credentials and body went to a server that may not be who it claims",
 ) -> None:
-    event = {
-        "event": "tls_verification_failed",
-        "host": host,
-        "port": port,
-        "reason": reason,
-        "rule": decision.rule,
-        "verify": str(decision.verify),
-        "source": decision.sources["verify"],
-        "action": action,
-    }
-    audit_log.warning(
-        "%s:%s would fail strict verification: %s (report-only: %s; %s)",
-        host,
-        port,
-        reason,
-        decision.sources["verify"],
-        action,
-        extra={"securehttp_audit": event},
+    """One event per connection that failed strict verification under report-only."""
+    emit(
+        "report_only_failure",
+        host=host,
+        port=port,
+        reason=reason,
+        rule=decision.rule,
+        verify=str(decision.verify),
+        source=decision.sources["verify"],
+        action=action,
+    )
+
+
+def audit_disabled(host: str, port: int, decision: Decision) -> None:
+    """A connection made with verification disabled (the caller emits it once per host)."""
+    emit(
+        "verification_disabled",
+        host=host,
+        port=port,
+        reason=f"certificate verification is disabled by {decision.sources['verify']}",
+        rule=decision.rule,
+        verify=str(decision.verify),
+        source=decision.sources["verify"],
+        action="connected without verification: the request, its headers, credentials and "
+        "body went to a server that may not be who it claims",
     )
