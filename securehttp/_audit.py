@@ -57,9 +57,10 @@ EVENTS = {
     "explicit_context_unverified": "an explicit context does not verify",
 }
 
-# scheme://userinfo@ - greedy to the last "@" of the token, so a password holding "@" or "/"
-# is covered whole (over-redacting an e-mail address in a query is the cheaper mistake).
-_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://)[^\s'\"<>]*@")
+# Redaction works on words (no space, quote or angle bracket): in a word, everything between
+# the first "://" and the last "@" is userinfo, so a password holding "@" or "/" is covered
+# whole (over-redacting an e-mail address in a query is the cheaper mistake).  Linear time.
+_WORD = re.compile(r"[^\s'\"<>]+")
 
 _OPEN_FLAGS = (
     os.O_WRONLY
@@ -77,7 +78,17 @@ _warned_lock = threading.Lock()
 
 def redact(text: str) -> str:
     """``text`` with the userinfo of every URL in it replaced by ``***``."""
-    return _USERINFO.sub(r"\1***@", text)
+    if "://" not in text:
+        return text
+    return _WORD.sub(_redact_word, text)
+
+
+def _redact_word(match: re.Match[str]) -> str:
+    word = match.group()
+    start, at = word.find("://"), word.rfind("@")
+    if start < 0 or at < start:
+        return word
+    return f"{word[: start + 3]}***{word[at:]}"
 
 
 def escape_controls(text: str) -> str:
