@@ -40,7 +40,7 @@ _MAX_EVIDENCE = 160
 # What each kind of failure needs, narrowest first (SPEC §11).  OpenSSL's own wording.
 _PROTOCOL = re.compile(
     r"protocol version|unsupported protocol|wrong version number|no protocols available|"
-    r"version too low|tlsv1 alert protocol",
+    r"version too low|tlsv1[ _]alert[ _]protocol",
     re.IGNORECASE,
 )
 _X509_STRICT = re.compile(
@@ -54,7 +54,7 @@ _ISSUER = re.compile(
     re.IGNORECASE,
 )
 _PINS = re.compile(r"pinned keys|pin mismatch", re.IGNORECASE)
-_TLS_1_0 = re.compile(r"TLS ?v?1(\.0)?(?![.\d])", re.IGNORECASE)
+_TLS_1_0 = re.compile(r"TLS ?v?1(\.0)?(?![.\w])", re.IGNORECASE)  # not TLSV1_ALERT_...
 _TLS_1_1 = re.compile(r"TLS ?v?1\.1", re.IGNORECASE)
 
 
@@ -112,7 +112,9 @@ def read_logs(paths: Iterable[str]) -> Summary:
     return summary
 
 
-def summarize(lines: Iterable[bytes], source: str, summary: Summary | None = None) -> Summary:
+def summarize(
+    lines: Iterable[bytes], source: str = "<lines>", summary: Summary | None = None
+) -> Summary:
     """Add the events of ``lines`` (one JSON object each) to ``summary``."""
     if summary is None:
         summary = Summary()
