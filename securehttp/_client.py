@@ -22,8 +22,10 @@ from ._hosts import Target, redact_url, split_url, strip_userinfo
 from ._model import Decision
 from ._policy import Policy
 from ._process import process_resolver
+from ._proxies import Proxies, Route
 from ._resolve import Resolver
 from ._response import DEFAULT_MAX_BODY, Response
+from ._routes import Routing, proxy_target, shown
 from ._transport import DEFAULT_RETRIES, Transport, discard_body
 from ._verification import decision_for_context
 
@@ -48,7 +50,10 @@ class Client:
     (never after a verification failure); ``headers`` are sent with every request;
     ``max_body`` caps a body read whole; ``tls_resumption=False`` makes every new connection
     a full handshake (a resumed TLS 1.3 session lets a server link this client's
-    connections: RFC 8446 §C.4).
+    connections: RFC 8446 §C.4).  ``proxies`` (SPEC §9): ``"env"`` reads the proxy
+    variables now, as urllib does; a mapping in ``urllib.request.getproxies()`` form
+    (``{"https": url, "http": url, "no": "host,..."}``) wins over the variables and every
+    policy; ``None`` always connects directly.
     """
 
     def __init__(
@@ -61,8 +66,10 @@ class Client:
         max_body: int | None = None,
         pools: int = _POOLS,
         tls_resumption: bool = True,
+        proxies: Proxies = "env",
     ) -> None:
         self._resolver: Resolver | None = policy.resolver() if policy is not None else None
+        self._routing = Routing(proxies)
         self._timeout = Timeout.coerce(timeout)
         self._headers = dict(headers or {})
         _check_headers(self._headers)
@@ -125,8 +132,8 @@ class Client:
     def decide(
         self, url: str, *, policy: Policy | None = None, context: ssl.SSLContext | None = None
     ) -> Decision:
-        """The decision a request to ``url`` would use (no I/O)."""
-        return self._decide(split_url(url), policy, context)
+        """The decision a request to ``url`` would use, its ``proxy`` the route (no I/O)."""
+        return self._route(split_url(url), policy, context)[0]
 
     def request(
         self,
@@ -171,9 +178,19 @@ class Client:
             if _FORBIDDEN.search(url):
                 raise ValueError("URL contains CR, LF or NUL")
             target = split_url(url)
-            decision = self._decide(target, policy, context)
+            decision, route, proxy_decision = self._route(target, policy, context)
             raw = self._transport.send(
-                target, url, method, data, merged, limits, watch, decision, context
+                target,
+                url,
+                method,
+                data,
+                merged,
+                limits,
+                watch,
+                decision,
+                context,
+                route,
+                proxy_decision,
             )
             encodings = raw.headers.get("Content-Encoding", "")
             if encodings.count(",") >= MAX_ENCODINGS:
@@ -217,16 +234,27 @@ class Client:
 
     # internals ------------------------------------------------------------------------------
 
-    def _decide(
+    def _route(
         self, target: Target, policy: Policy | None, context: ssl.SSLContext | None
-    ) -> Decision:
-        if context is not None:
-            return decision_for_context(context)
+    ) -> tuple[Decision, Route, Decision | None]:
+        """The decision (showing the route), the route, and the decision that verifies an
+        ``https://`` proxy - resolved by the same policy as the origin."""
+        resolver = self._resolver_for(policy)
+        policy_decision = resolver.resolve_target(target)
+        decision = policy_decision if context is None else decision_for_context(context)
+        route = self._routing.route(
+            target, policy_decision, from_code=policy is not None or self._resolver is not None
+        )
+        proxy = route.proxy
+        proxy_decision = None
+        if proxy is not None and proxy.scheme == "https":
+            proxy_decision = resolver.resolve_target(proxy_target(proxy))
+        return shown(decision, route), route, proxy_decision
+
+    def _resolver_for(self, policy: Policy | None) -> Resolver:
         if policy is not None:
-            return policy.resolver().resolve_target(target)
-        if self._resolver is not None:
-            return self._resolver.resolve_target(target)
-        return process_resolver().resolve_target(target)
+            return policy.resolver()
+        return self._resolver if self._resolver is not None else process_resolver()
 
 
 def _check_headers(headers: Mapping[str, str]) -> None:

@@ -11,7 +11,8 @@ Errors::
         ├── TimeoutError(URLError, builtins.TimeoutError)
         ├── ProxyError(URLError)                      the proxy refused, failed or is unsupported
         └── CertificateError(URLError)                verification failed
-            └── PinMismatchError(CertificateError)    chain valid, no certificate matches a pin
+            ├── PinMismatchError(CertificateError)    chain valid, no certificate matches a pin
+            └── ProxyCertificateError(CertificateError, ProxyError)   an https:// proxy's
 
 Warnings::
 
@@ -41,6 +42,7 @@ __all__ = [
     "PinMismatchError",
     "PolicyError",
     "PolicyWarning",
+    "ProxyCertificateError",
     "ProxyError",
     "ResponseTooLarge",
     "SecureHTTPError",
@@ -87,13 +89,19 @@ class PolicyError(SecureHTTPError, ValueError):
 
 
 class URLError(SecureHTTPError, urllib.error.URLError):
-    """A request failed; existing ``except urllib.error.URLError`` handlers catch it."""
+    """A request failed; existing ``except urllib.error.URLError`` handlers catch it.
 
-    def __init__(self, reason: str | BaseException) -> None:
-        urllib.error.URLError.__init__(self, reason)
+    ``str()`` is securehttp's readable message.  ``reason`` is, as in urllib, the underlying
+    exception where there is one (``ConnectionRefusedError``, ``ssl.SSLCertVerificationError``,
+    ``TimeoutError`` ...; given as ``cause``), else the message.
+    """
+
+    def __init__(self, reason: str | BaseException, *, cause: BaseException | None = None) -> None:
+        urllib.error.URLError.__init__(self, reason if cause is None else cause)
+        self._message = str(reason)
 
     def __str__(self) -> str:
-        return str(self.reason)
+        return self._message
 
 
 class TooManyRedirects(SecureHTTPError):
@@ -151,6 +159,14 @@ class CertificateError(URLError):
             f"certificate verification failed for {host}:{port}: {verify_reason}; "
             f"required by {required}. Hint: {hint}"
         )
+
+
+class ProxyCertificateError(CertificateError, ProxyError):
+    """An ``https://`` proxy's own certificate failed the Decision for the proxy's host.
+
+    Both a :class:`CertificateError` (a verification failure is never buried) and a
+    :class:`ProxyError` (it is the proxy that failed); ``host`` and ``port`` are the proxy's.
+    """
 
 
 class PinMismatchError(CertificateError):

@@ -72,6 +72,7 @@ SETTINGS = (
     "client_cert",
     "pins",
     "allow_https_to_http_redirect",
+    "proxy",
 )
 
 DEFAULTS: Mapping[str, object] = FrozenDict(
@@ -86,6 +87,8 @@ DEFAULTS: Mapping[str, object] = FrozenDict(
         "client_cert": None,
         "pins": (),
         "allow_https_to_http_redirect": False,
+        # null: the proxy variables decide (SPEC §9); "direct"; or http(s)://host:port.
+        "proxy": None,
     }
 )
 
@@ -244,6 +247,11 @@ class Decision(Record):
 
     Hosts that resolve through the same rules get equal decisions (the host is not part of
     a decision), so a decision can key caches and connection pools.
+
+    ``proxy`` is the policy's setting in a decision a policy resolved (``None``: the proxy
+    variables decide; ``"direct"``; or a proxy URL), and the route taken in the decision a
+    request used or :func:`securehttp.explain` shows (``"direct"`` or the proxy URL, any
+    credentials shown as ``***``), with ``sources["proxy"]`` saying where it came from.
     """
 
     __slots__ = (*SETTINGS, "expires", "reason", "rule", "sources", "_tls")
@@ -258,6 +266,7 @@ class Decision(Record):
     client_cert: ClientCert | None
     pins: tuple[str, ...]
     allow_https_to_http_redirect: bool
+    proxy: str | None
     expires: datetime.date | None
     reason: str | None
     rule: str | None
@@ -277,6 +286,7 @@ class Decision(Record):
         client_cert: ClientCert | None,
         pins: tuple[str, ...],
         allow_https_to_http_redirect: bool,
+        proxy: str | None = None,
         expires: datetime.date | None,
         reason: str | None,
         rule: str | None,
@@ -293,6 +303,7 @@ class Decision(Record):
             client_cert=client_cert,
             pins=pins,
             allow_https_to_http_redirect=allow_https_to_http_redirect,
+            proxy=proxy,
             expires=expires,
             reason=reason,
             rule=rule,

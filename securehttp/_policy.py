@@ -385,6 +385,20 @@ class _Parser:
     def v_allow_https_to_http_redirect(self, value: object, path: KeyPath) -> bool:
         return self.boolean(value, path)
 
+    def v_proxy(self, value: object, path: KeyPath) -> str | None:
+        if value is None:
+            return None
+        from ._proxies import proxy_setting
+
+        text = self.string(value, path)
+        try:
+            route = proxy_setting(text, "").https
+        except PolicyError as exc:
+            raise self.error(path, exc.problem) from None
+        # Stored canonical (no credentials: a policy may not hold them), so equal settings
+        # compare equal and a decision stays a small hashable value.
+        return route.display
+
     def v_client_cert(self, value: object, path: KeyPath) -> ClientCert | None:
         if value is None:
             return None

@@ -55,8 +55,11 @@ def https_verify_certificates(enable: bool = True) -> None:
 
 
 def explain(url: str) -> Decision:
-    """The decision the process default (every source merged) makes for ``url``."""
-    return process_resolver().resolve(url)
+    """The decision the process default (every source merged) makes for ``url``, with
+    ``proxy`` the route ``urlopen`` takes there and where it came from (SPEC §9)."""
+    from ._routes import explained
+
+    return explained(process_resolver(), url, from_code=False)
 
 
 def reset_process_state() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from .._hosts import redact_url
 from .._policy import SETTINGS, ClientCert, Decision, load_policy
 from .._process import explain as process_explain
+from .._routes import explained
 from .common import EXIT_OK, add_policy_option, add_verbose_option
 
 __all__ = ["register"]
@@ -43,9 +44,12 @@ def decision_to_json(url: str, decision: Decision) -> dict[str, object]:
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
-    decision = (
-        load_policy(args.policy).resolve(args.url) if args.policy else process_explain(args.url)
-    )
+    if args.policy:
+        # As `get --policy` uses it: a policy given in code, over the proxy variables.
+        resolver = load_policy(args.policy).resolver()
+        decision = explained(resolver, args.url, from_code=True)
+    else:
+        decision = process_explain(args.url)
     if args.json:
         print(json.dumps(decision_to_json(redact_url(args.url), decision), indent=2))
     else:

@@ -2,9 +2,10 @@
 
 It hands urllib3 only ``ssl_context=`` per pool, and keys pools by everything that decided
 how their connections were checked - host, port, the context object, the report-only fallback
-context, the pins and the level - so a request never rides on a connection opened or checked
-under other settings (requests' CVE-2024-35195).  Verification itself (contexts, pins, the
-report-only record) comes from :mod:`securehttp._verification`, the one seam.
+context, the pins, the level and the proxy route (:mod:`.proxy`) - so a request never rides
+on a connection opened or checked under other settings (requests' CVE-2024-35195).
+Verification itself (contexts, pins, the report-only record) comes from
+:mod:`securehttp._verification`, the one seam.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from .._deadline import Timeout, Watch
 from .._exceptions import CertificateError, TimeoutError, URLError
 from .._hosts import Target, redact_url
 from .._model import Decision
+from .._proxies import ProxyURL, Route
 from .._verification import ConnectionCheck, contexts_for
 from .errors import is_connection_error, translate
 from .pools import HTTPPool, HTTPSPool, Pools, current_watch
+from .proxy import forwarding_url, proxy_failure, proxy_pool, split_proxy_authorization
 
 __all__ = ["DEFAULT_RETRIES", "Transport", "discard_body"]
 
@@ -55,11 +58,30 @@ class Transport:
         self._pools.close()
 
     def pool(
-        self, target: Target, decision: Decision, context: ssl.SSLContext | None
+        self,
+        target: Target,
+        decision: Decision,
+        context: ssl.SSLContext | None,
+        proxy: ProxyURL | None = None,
+        proxy_decision: Decision | None = None,
+        authorization: str | None = None,
     ) -> HTTPConnectionPool:
         host = target.host
         # Each request passes its own timeouts; the pool's default is only a fallback.
         timeout = _plain_timeout(self._timeout.connect, self._timeout.read)
+        if proxy is not None:
+            return proxy_pool(
+                self._pools,
+                target,
+                decision,
+                context,
+                proxy,
+                proxy_decision,
+                authorization,
+                timeout=timeout,
+                maxsize=self._pool_size,
+                retries=False,
+            )
         if target.scheme == "http":
             return self._pools.get(
                 ("http", host, target.port),
@@ -101,11 +123,27 @@ class Transport:
         watch: Watch,
         decision: Decision,
         context: ssl.SSLContext | None,
+        route: Route | None = None,
+        proxy_decision: Decision | None = None,
     ) -> urllib3.BaseHTTPResponse:
+        """Send one request; ``route`` says whether through a proxy (None: direct), and
+        ``proxy_decision`` verifies an ``https://`` proxy."""
         parts = urllib.parse.urlsplit(url)
         path = parts.path or "/"
         if parts.query:
             path += "?" + parts.query
+        proxy = None if route is None else route.require()
+        authorization = None
+        if proxy is not None or any(name.lower() == "proxy-authorization" for name in headers):
+            # Proxy-Authorization goes to a proxy only: never to an origin, in or out of a tunnel.
+            headers, authorization = split_proxy_authorization(headers)
+        if proxy is not None:
+            authorization = authorization or proxy.authorization()
+            if target.scheme == "http":
+                path = forwarding_url(url, path)
+                if authorization:
+                    headers["Proxy-Authorization"] = authorization
+                authorization = None
         attempts = 1 + (self._retries if method in _IDEMPOTENT else 0)
         for attempt in range(attempts):
             remaining = watch.remaining()
@@ -114,7 +152,7 @@ class Transport:
                     f"{redact_url(url)}: the total deadline of {limits.total:g}s passed"
                 )
             request_timeout = _urllib3_timeout(limits, remaining)
-            pool = self.pool(target, decision, context)
+            pool = self.pool(target, decision, context, proxy, proxy_decision, authorization)
             current_watch.watch = watch
             try:
                 return pool.urlopen(
@@ -134,7 +172,10 @@ class Transport:
                     raise TimeoutError(
                         f"{redact_url(url)}: the total deadline of {limits.total:g}s passed"
                     ) from exc
-                error = translate(exc, url, target, decision)
+                if proxy is None:
+                    error = translate(exc, url, target, decision)
+                else:
+                    error = proxy_failure(exc, url, target, decision, proxy, proxy_decision)
                 retryable = (
                     isinstance(error, URLError)
                     and not isinstance(error, (CertificateError, TimeoutError))

@@ -61,13 +61,18 @@ def translate(
     if isinstance(cause, SecureHTTPError):
         return cause
     where = f"{target.host}:{target.port}" if target is not None else redact_url(url)
+    # As urllib: `reason` is the underlying exception, so code that checks
+    # isinstance(e.reason, ssl.SSLCertVerificationError) keeps working; str() is ours.
+    underlying = cause if isinstance(cause, OSError) else None
     if (
         isinstance(cause, ssl.SSLCertVerificationError)
         and target is not None
         and decision is not None
     ):
         reason = cause.verify_message or str(cause)
-        return CertificateError(target.host, target.port, reason, decision, _hint(reason))
+        error = CertificateError(target.host, target.port, reason, decision, _hint(reason))
+        error.reason = cause
+        return error
     if isinstance(cause, ssl.SSLError):
         text = str(cause)
         if any(marker in text for marker in _VERSION_MISMATCH):
@@ -76,18 +81,26 @@ def translate(
             )
             return URLError(
                 f"TLS version mismatch with {where}: the server and this client share no "
-                f"protocol version{tls}: {cause.reason or text}"
+                f"protocol version{tls}: {cause.reason or text}",
+                cause=cause,
             )
-        return URLError(f"TLS handshake with {where} failed: {cause.reason or text}")
+        return URLError(f"TLS handshake with {where} failed: {cause.reason or text}", cause=cause)
     # NewConnectionError subclasses ConnectTimeoutError in urllib3 2.x: test it first.
     if isinstance(exc, NewConnectionError):
-        return URLError(f"cannot connect to {where}: {_os_reason(exc)}")
+        os_error = exc.__context__ or exc.__cause__
+        return URLError(
+            f"cannot connect to {where}: {_os_reason(exc)}",
+            cause=os_error if isinstance(os_error, OSError) else None,
+        )
     if isinstance(exc, (ConnectTimeoutError, ReadTimeoutError, Urllib3TimeoutError)) or isinstance(
         cause, builtins.TimeoutError
     ):
-        return TimeoutError(f"timed out talking to {where}")
+        timed_out = cause if isinstance(cause, builtins.TimeoutError) else None
+        return TimeoutError(
+            f"timed out talking to {where}", cause=timed_out or builtins.TimeoutError("timed out")
+        )
     if isinstance(exc, (ProtocolError, http.client.HTTPException, OSError)):
-        return URLError(f"connection to {where} failed: {cause}")
+        return URLError(f"connection to {where} failed: {cause}", cause=underlying)
     if isinstance(exc, urllib3.exceptions.HTTPError):
         return URLError(f"request to {where} failed: {exc}")
     return exc if isinstance(exc, Exception) else URLError(str(exc))

@@ -61,7 +61,12 @@ class Connection(HTTPSConnection):
             super().connect()
         except ssl.SSLCertVerificationError as exc:
             reason = exc.verify_message or str(exc)
+            tunnel = (self._tunnel_host, self._tunnel_port, getattr(self, "_tunnel_headers", None))
+            scheme = self._tunnel_scheme or "http"
             self.close()
+            if tunnel[0] is not None:
+                # close() forgets the CONNECT tunnel: the fallback must take the same route.
+                self.set_tunnel(tunnel[0], tunnel[1], tunnel[2], scheme=scheme)
             strict = (self.ssl_context, self.cert_reqs)
             # cert_reqs must follow the context, or urllib3 would set CERT_REQUIRED on it.
             self.ssl_context, self.cert_reqs = self._fallback, ssl.CERT_NONE
@@ -107,7 +112,10 @@ class HTTPSPool(HTTPSConnectionPool):
         if conn.is_closed:
             conn.connect()
         if not conn.securehttp_checked:
-            self._check(conn.sock, conn.is_verified, conn.securehttp_failure)
+            # Through an https:// proxy the origin's TLS runs inside the proxy's: urllib3's
+            # SSLTransport, whose SSLObject is what the check reads.
+            sock = getattr(conn.sock, "sslobj", conn.sock)
+            self._check(sock, conn.is_verified, conn.securehttp_failure)
             conn.securehttp_checked = True
 
 
