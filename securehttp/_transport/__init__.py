@@ -78,6 +78,7 @@ class Transport:
                 proxy,
                 proxy_decision,
                 authorization,
+                resume=self._resume,
                 timeout=timeout,
                 maxsize=self._pool_size,
                 retries=False,

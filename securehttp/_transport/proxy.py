@@ -144,6 +144,8 @@ def proxy_pool(
     proxy: ProxyURL,
     proxy_decision: Decision | None,
     authorization: str | None,
+    *,
+    resume: bool,
     **pool_kwargs: Any,
 ) -> HTTPConnectionPool:
     """The pool for a request to ``target`` through ``proxy``.
@@ -180,6 +182,7 @@ def proxy_pool(
                 check=proxy_check,
                 ssl_context=proxy_context,
                 securehttp_fallback=proxy_fallback,
+                securehttp_resume=resume,
                 **pool_kwargs,
             ),
         )
@@ -211,6 +214,7 @@ def proxy_pool(
             ),
             ssl_context=ctx,
             securehttp_fallback=fallback,
+            securehttp_resume=resume,
             _proxy=Url(scheme=proxy.scheme, host=proxy.host, port=proxy.port),
             _proxy_headers=headers,
             _proxy_config=Urllib3ProxyConfig(proxy_context, False, None, None),
