@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import ssl
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -148,3 +149,16 @@ def test_a_server_that_declines_is_handled_silently(
     good_server.settle(6)
     assert good_server.handshakes == 6
     assert good_server.httpd.resumed == 4  # declined once, then resumed with the new session
+
+
+@pytest.mark.skipif(sys.version_info < (3, 13), reason="Python < 3.13 exposes only the leaf")
+def test_a_ca_pin_matches_on_a_resumed_connection(good_server: Any, ca_pem: Path, ca: Any) -> None:
+    # A resumed handshake exchanges no certificates: the pin is checked against the chain
+    # verified when the session was made.
+    ca_pin = spki_pin(ca.cert_pem.bytes())
+    url = good_server.url("/", host="localhost")
+    with Client(trust(ca_pem, localhost={"pins": [ca_pin]})) as client:
+        for _ in range(3):
+            fetch(client, url)
+    good_server.settle(3)
+    assert good_server.httpd.resumed == 2

@@ -7,16 +7,20 @@ import hashlib
 import hmac
 import ssl
 
+from .sessions import resumed_chain
+
 __all__ = ["pins_match", "presented_pins", "spki_pin"]
 
 
 def presented_pins(sock: ssl.SSLSocket | ssl.SSLObject, verified: bool) -> list[str]:
     """``sha256/...`` of each certificate's SubjectPublicKeyInfo: the verified chain where this
-    Python exposes it (3.13+), otherwise the leaf."""
+    Python exposes it (3.13+; for a resumed connection, the chain verified when its session
+    was made), otherwise the leaf."""
     chain: list[bytes] = []
     get_chain = getattr(sock, "get_verified_chain", None)
     if verified and get_chain is not None:
-        chain = [bytes(der) for der in get_chain()]
+        # A resumed handshake shows no chain: the one verified when the session was made.
+        chain = list(resumed_chain(sock)) or [bytes(der) for der in get_chain()]
     if not chain:
         leaf = sock.getpeercert(binary_form=True)
         chain = [leaf] if leaf else []

@@ -25,13 +25,17 @@ from __future__ import annotations
 import ssl
 import threading
 
-__all__ = ["SessionStore", "keep", "offer", "resumption", "sessions"]
+__all__ = ["SessionStore", "keep", "offer", "resumed_chain", "resumption", "sessions"]
 
 _KEY = "_securehttp_session_key"
+_CHAIN = "_securehttp_session_chain"
 _SIZE = 1024
 _GIVE_UP = 3  # declines in a row after which a server is no longer offered sessions
 
 Key = tuple[str, int, ssl.SSLContext]
+# A session and the chain verified in the full handshake that made it: a resumed handshake
+# exchanges no certificates, and pins on a CA must still match (Python 3.13+ exposes chains).
+Kept = tuple[ssl.SSLSession, tuple[bytes, ...]]
 
 # Per thread: whether the connection being opened may resume (Client(tls_resumption=...)).
 resumption = threading.local()
@@ -42,11 +46,11 @@ class SessionStore:
 
     def __init__(self, size: int = _SIZE) -> None:
         self._size = size
-        self._sessions: dict[Key, ssl.SSLSession] = {}
+        self._sessions: dict[Key, Kept] = {}
         self._declines: dict[Key, int] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: Key) -> ssl.SSLSession | None:
+    def get(self, key: Key) -> Kept | None:
         return self._sessions.get(key)
 
     def wants(self, key: Key, reused: bool) -> bool:
@@ -65,11 +69,11 @@ class SessionStore:
                 return False
             return True
 
-    def put(self, key: Key, session: ssl.SSLSession) -> None:
+    def put(self, key: Key, session: ssl.SSLSession, chain: tuple[bytes, ...]) -> None:
         with self._lock:
             if key not in self._sessions and len(self._sessions) >= self._size:
                 self._sessions.pop(next(iter(self._sessions)))
-            self._sessions[key] = session
+            self._sessions[key] = (session, chain)
 
     def forget(self, context: ssl.SSLContext | None = None) -> None:
         """Drop every session (or those of one context)."""
@@ -100,12 +104,14 @@ def offer(sock: ssl.SSLSocket) -> None:
         return
     key: Key = (name, port, context)
     sock.__dict__[_KEY] = key
-    session = sessions.get(key)
-    if session is not None:
+    kept = sessions.get(key)
+    if kept is not None:
         try:
-            sock.session = session
+            sock.session = kept[0]
         except (ValueError, ssl.SSLError):
             sessions.forget(context)
+        else:
+            sock.__dict__[_CHAIN] = kept[1]
 
 
 def keep(sock: object) -> None:
@@ -117,4 +123,15 @@ def keep(sock: object) -> None:
         return
     session = sock.session
     if session is not None and (session.has_ticket or session.id):
-        sessions.put(key, session)
+        get_chain = getattr(sock, "get_verified_chain", None)  # Python 3.13+
+        chain = tuple(bytes(der) for der in get_chain()) if get_chain is not None else ()
+        sessions.put(key, session, chain)
+
+
+def resumed_chain(sock: ssl.SSLSocket | ssl.SSLObject) -> tuple[bytes, ...]:
+    """For a resumed connection, the chain verified when its session was made (empty when
+    the connection was not resumed, or this Python exposes no chains)."""
+    if not isinstance(sock, ssl.SSLSocket) or not sock.session_reused:
+        return ()
+    chain: tuple[bytes, ...] = sock.__dict__.get(_CHAIN, ())
+    return chain
