@@ -272,7 +272,7 @@ def test_probe_reports_chain_pins_and_a_snippet(
     assert "TLS: TLSv1.3" in out
     assert "names:   DNS:localhost, IP:127.0.0.1, IP:::1" in out
     assert f"pin: {spki_pin(localhost_cert.cert_chain_pems[0].bytes())}" in out
-    assert "FAILED: unable to get local issuer certificate" in out
+    assert "- issuer not trusted: unable to get local issuer certificate" in out
     assert "extra_ca: [issuer-ca.pem]" in out
     assert "verify: disabled" in out
     assert "expires: " in out

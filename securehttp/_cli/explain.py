@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def decision_to_json(url: str, decision: Decision) -> dict[str, object]:
-    out: dict[str, object] = {"url": url, "rule": decision.rule}
+    out: dict[str, object] = {"url": redact_url(url), "rule": decision.rule}
     for name in SETTINGS:
         value = getattr(decision, name)
         if isinstance(value, ClientCert):
