@@ -12,11 +12,15 @@ private-use code points, lone surrogates - is shown as ``\\xNN``, ``\\uNNNN`` or
 
 from __future__ import annotations
 
+import re
+
 __all__ = ["escape"]
 
-# What a multi-line text (a body shown on a terminal) may keep: line breaks and tabs.  A bare
-# carriage return is escaped even there, since it lets a line overwrite what came before it.
-_KEPT_IN_MULTILINE = frozenset("\n\t")
+# Everything but printable ASCII is looked at (in C, by the regex); only what is not printable
+# is escaped.  "\r\n" is matched as one, so that multi-line text keeps its line ends while a
+# lone carriage return - which lets a line overwrite what came before it - is escaped.
+_SUSPECT = re.compile(r"\r\n|[^ -~]")
+_KEPT_IN_MULTILINE = frozenset({"\n", "\t", "\r\n"})
 
 
 def _escaped(char: str) -> str:
@@ -28,14 +32,29 @@ def _escaped(char: str) -> str:
     return f"\\U{code:08x}"
 
 
+def _in_line(match: re.Match[str]) -> str:
+    found = match.group()
+    if len(found) == 1 and found.isprintable():
+        return found
+    return "".join(_escaped(char) for char in found)
+
+
+def _in_text(match: re.Match[str]) -> str:
+    found = match.group()
+    if found in _KEPT_IN_MULTILINE or found.isprintable():
+        return found
+    return "".join(_escaped(char) for char in found)
+
+
 def escape(text: str, *, multiline: bool = False) -> str:
     """``text`` with every non-printable character escaped: safe to print to a terminal.
 
-    By default the result is one line (newlines and tabs are escaped too); ``multiline``
-    keeps ``\\n`` and ``\\t``.  Spaces stay; other kinds of space (no-break, ideographic)
-    are escaped, so look-alike spacing cannot hide in a name.
+    By default the result is one line (line breaks and tabs are escaped too); ``multiline``
+    keeps ``\\n``, ``\\r\\n`` and ``\\t``.  Spaces stay; other kinds of space (no-break,
+    ideographic) are escaped, so look-alike spacing cannot hide in a name.
     """
-    if text.isprintable():  # the common case: one C-level scan, no copy
+    if multiline:
+        return _SUSPECT.sub(_in_text, text)
+    if text.isprintable():  # the common case: one scan, no copy
         return text
-    kept = _KEPT_IN_MULTILINE if multiline else frozenset()
-    return "".join(char if char.isprintable() or char in kept else _escaped(char) for char in text)
+    return _SUSPECT.sub(_in_line, text)

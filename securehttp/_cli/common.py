@@ -8,6 +8,8 @@ import re
 import urllib.parse
 from collections.abc import Sequence
 
+from .._text import escape
+
 __all__ = [
     "EXIT_FAILURE",
     "EXIT_OK",
@@ -41,27 +43,6 @@ def add_policy_option(parser: argparse.ArgumentParser, help: str | None = None) 
 
 def add_verbose_option(parser: argparse.ArgumentParser, help: str | None = None) -> None:
     parser.add_argument("--verbose", action="store_true", help=help or "tracebacks on errors")
-
-
-# Everything a terminal may act on: C0 (ESC starts the escape sequences) and C1 controls, DEL,
-# and the bidirectional overrides that make text read differently from what it is.
-_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
-_UNSAFE_IN_LINE = re.compile(rf"[\t\n\r{_CONTROLS}]")
-_UNSAFE_IN_TEXT = re.compile(rf"[{_CONTROLS}]")
-
-
-def _escaped(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def escape(text: str, *, multiline: bool = False) -> str:
-    """``text`` with control characters shown as ``\\xNN``: safe to print to a terminal.
-
-    A header or a message stays one line (tab, CR and LF are escaped too); ``multiline``
-    text (a body) keeps its tabs and line breaks.
-    """
-    return (_UNSAFE_IN_TEXT if multiline else _UNSAFE_IN_LINE).sub(_escaped, text)
 
 
 def scrub(text: str, secrets: Sequence[str], *, multiline: bool = False) -> str:
