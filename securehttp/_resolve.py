@@ -58,6 +58,15 @@ class Resolver:
         self._warned: set[tuple[str, ...]] = set()
         self._lock = threading.Lock()
 
+    def stacked(self, layer: Policy) -> Resolver:
+        """These layers with ``layer`` on top (``install()`` adds a PEP 476 opt-out so)."""
+        return Resolver((*self._layers, layer))
+
+    @property
+    def locked_by(self) -> str | None:
+        """The source of the first layer with ``lock: true``, or None."""
+        return None if self._lock_at is None else self._layers[self._lock_at].source
+
     def resolve(self, url_or_host: str) -> Decision:
         """Resolve ``https://host[:port]/...`` or a bare ``host[:port]`` (port 443 assumed)."""
         return self.resolve_target(_target(url_or_host))
