@@ -570,3 +570,44 @@ def test_url_errors_keep_urllib_reasons(good_server: Server) -> None:
         client.get(good_server.url("/"))
     assert isinstance(info.value.reason, ssl.SSLCertVerificationError)
     assert str(info.value).startswith("certificate verification failed for 127.0.0.1")
+
+
+# --- securehttp get --proxy -------------------------------------------------------------------
+
+
+def cli_get(*argv: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "SECUREHTTP_PEP493_CONFIG": "/nonexistent/pep493.cfg"}
+    return subprocess.run(
+        [sys.executable, "-m", "securehttp", "get", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_cli_get_goes_through_the_proxy_it_is_given(
+    auth_proxy: Proxy, good_server: Server, ca_pem: Path
+) -> None:
+    url = good_server.url("/echo", host="localhost")
+    done = cli_get(url, "--cacert", str(ca_pem), "--proxy", auth_proxy.url(userinfo=True))
+    assert done.returncode == 0, done.stderr
+    assert "Proxy-Authorization" not in json.loads(done.stdout)["headers"]
+    assert [r.header("Proxy-Authorization") for r in auth_proxy.connects] == [
+        auth_proxy.authorization()
+    ]
+
+
+def test_cli_get_through_a_proxy_still_verifies_the_origin(
+    auth_proxy: Proxy, good_server: Server, other_ca: Any, tmp_path: Path
+) -> None:
+    wrong = tmp_path / "other.pem"
+    other_ca.cert_pem.write_to_path(str(wrong))
+    url = good_server.url("/", host="localhost")
+    done = cli_get(url, "--cacert", str(wrong), "--proxy", auth_proxy.url(userinfo=True))
+    assert done.returncode == 1
+    assert "certificate verification failed for localhost" in done.stderr
+    assert SECRET not in done.stdout + done.stderr
+    assert [r.method for r in auth_proxy.requests] == ["CONNECT"]
+    assert origin_saw(good_server) == []
