@@ -30,16 +30,22 @@ from ._process import explain, https_verify_certificates
 from ._response import Response
 from ._urlopen import urlopen
 from ._verification import policy_context
+from ._version import __version__ as __version__
 
-__version__ = "0.1.0.dev0"
+_OPENER_NAMES = frozenset({"HTTPHandler", "HTTPSHandler", "build_opener", "install_opener"})
 
 
 def __getattr__(name: str) -> _typing.Any:
-    # `Request` is made on first use: see securehttp._urlopen.
+    # `Request` and the opener machinery subclass urllib.request's classes, whose import
+    # costs more than the rest of securehttp: they are loaded on first use (PEP 562).
     if name == "Request":
         from ._urlopen import _request_class
 
         return _request_class()
+    if name in _OPENER_NAMES:
+        from . import _handlers
+
+        return getattr(_handlers, name)
     raise AttributeError(f"module 'securehttp' has no attribute {name!r}")
 
 
@@ -49,6 +55,8 @@ __all__ = [
     "ClientCert",
     "Decision",
     "HTTPError",
+    "HTTPHandler",
+    "HTTPSHandler",
     "InsecureRequestWarning",
     "PinMismatchError",
     "Policy",
@@ -65,8 +73,10 @@ __all__ = [
     "TooManyRedirects",
     "URLError",
     "Verify",
+    "build_opener",
     "explain",
     "https_verify_certificates",
+    "install_opener",
     "load_policy",
     "policy_context",
     "urlopen",

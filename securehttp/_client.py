@@ -28,9 +28,11 @@ from ._response import DEFAULT_MAX_BODY, Response
 from ._routes import Routing, proxy_target, shown
 from ._transport import DEFAULT_RETRIES, Transport, discard_body
 from ._verification import decision_for_context
+from ._version import __version__
 
 __all__ = ["Client"]
 
+USER_AGENT = f"securehttp/{__version__}"
 MAX_REDIRECTS = 10
 MAX_ENCODINGS = 3
 _POOLS = 64
@@ -71,7 +73,7 @@ class Client:
         self._resolver: Resolver | None = policy.resolver() if policy is not None else None
         self._routing = Routing(proxies)
         self._timeout = Timeout.coerce(timeout)
-        self._headers = dict(headers or {})
+        self._headers = _merge_headers({"User-Agent": USER_AGENT}, headers)
         _check_headers(self._headers)
         self._max_body = DEFAULT_MAX_BODY if max_body is None else max_body
         self._transport = Transport(
@@ -151,7 +153,7 @@ class Client:
         method = method.upper()
         if not _TOKEN.match(method):
             raise ValueError(f"invalid HTTP method {method!r}")
-        merged = {**self._headers, **(headers or {})}
+        merged = _merge_headers(self._headers, headers)
         _check_headers(merged)
         data = body.encode("utf-8") if isinstance(body, str) else body
         limits = Timeout.coerce(timeout, self._timeout)
@@ -255,6 +257,16 @@ class Client:
         if policy is not None:
             return policy.resolver()
         return self._resolver if self._resolver is not None else process_resolver()
+
+
+def _merge_headers(base: dict[str, str], extra: Mapping[str, str] | None) -> dict[str, str]:
+    """``base`` with ``extra`` over it; names compare without case (one ``User-Agent``)."""
+    if not extra:
+        return dict(base)
+    given = {name.lower() for name in extra}
+    merged = {name: value for name, value in base.items() if name.lower() not in given}
+    merged.update(extra)
+    return merged
 
 
 def _check_headers(headers: Mapping[str, str]) -> None:

@@ -75,8 +75,10 @@ class Response:
         return self.status
 
     @property
-    def msg(self) -> http.client.HTTPMessage:
-        return self.headers
+    def msg(self) -> str:
+        """The reason phrase, as on what ``urllib.request.urlopen`` returns (urllib sets
+        ``msg`` to the reason; its handlers pass it on as ``HTTPError.msg``)."""
+        return self.reason
 
     def getcode(self) -> int:
         return self.status

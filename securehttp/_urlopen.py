@@ -9,22 +9,25 @@ verification: the process policy instead of whatever the interpreter happens to 
 from __future__ import annotations
 
 import ssl
-import threading
+import sys
 import warnings
 from typing import TYPE_CHECKING, Any
 
 from ._deadline import Timeout
-from ._urllib_compat import open_with
+from ._default_client import default_client
+from ._urllib_compat import URLLIB_USER_AGENT, open_with
 from ._verification.contexts import legacy_context
 
 if TYPE_CHECKING:
     import urllib.request
 
-    from ._client import Client
     from ._policy import Policy
     from ._response import Response
 
 __all__ = ["default_client", "urlopen"]  # and Request, made on first use
+
+# Opened by urllib's own handlers, as urllib.request.urlopen opens them: no TLS is involved.
+_OTHER_SCHEMES = frozenset({"file", "data", "ftp"})
 
 
 class _Default:
@@ -33,8 +36,6 @@ class _Default:
 
 
 _DEFAULT: Any = _Default()
-_client: Client | None = None
-_client_lock = threading.Lock()
 
 
 def __getattr__(name: str) -> Any:
@@ -59,20 +60,6 @@ def _request_class() -> type[urllib.request.Request]:
 
 
 _Request: type[urllib.request.Request] | None = None
-
-
-def default_client() -> Client:
-    """The process-wide client behind :func:`urlopen`, created on first use."""
-    global _client
-    client = _client
-    if client is None:
-        with _client_lock:
-            if _client is None:
-                from ._client import Client
-
-                _client = Client()
-            client = _client
-    return client
 
 
 def urlopen(
@@ -102,6 +89,14 @@ def urlopen(
             stacklevel=2,
         )
         context = legacy_context(cafile or None, capath or None)
+    if context is None and policy is None:
+        # As urllib: an installed opener, unless this call brings its own context.
+        opener = _opener_for(url)
+        if opener is not None:
+            if timeout is _DEFAULT:
+                return opener.open(url, data)  # type: ignore[no-any-return]
+            # securehttp's handlers take a Timeout too; urllib's (file, ftp) take seconds.
+            return opener.open(url, data, timeout)  # type: ignore[arg-type,no-any-return]
     return open_with(
         default_client(),
         url,
@@ -109,4 +104,28 @@ def urlopen(
         None if timeout is _DEFAULT else timeout,
         context=context,
         policy=policy,
+        user_agent=URLLIB_USER_AGENT,
     )
+
+
+def _opener_for(url: str | urllib.request.Request) -> urllib.request.OpenerDirector | None:
+    """The opener for this call: an installed one (securehttp's, else urllib's with
+    securehttp's handlers), or for ``file:``, ``data:`` and ``ftp:`` URLs securehttp's
+    default opener, whose urllib handlers open them as urllib does.  None: the client."""
+    handlers = sys.modules.get("securehttp._handlers")
+    theirs = getattr(sys.modules.get("urllib.request"), "_opener", None)
+    if handlers is not None or theirs is not None:
+        from . import _handlers
+
+        opener = _handlers.current_opener()
+        if opener is not None:
+            return opener
+    if isinstance(url, str):
+        scheme = url.partition(":")[0].strip().lower() if ":" in url else ""
+    else:
+        scheme = url.type
+    if scheme in _OTHER_SCHEMES:
+        from . import _handlers
+
+        return _handlers.default_opener()
+    return None

@@ -81,13 +81,16 @@ def ca_file(tmp_path: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def fresh_client_state() -> Iterator[None]:
-    from securehttp import _urlopen, _verification
+    import sys
+
+    from securehttp import _default_client, _verification
 
     _verification.reset_warnings()
     yield
-    if _urlopen._client is not None:
-        _urlopen._client.close()
-        _urlopen._client = None
+    _default_client.reset_default_client()
+    handlers = sys.modules.get("securehttp._handlers")
+    if handlers is not None:
+        handlers.reset_openers()
 
 
 @pytest.fixture(scope="session")
