@@ -408,7 +408,7 @@ def test_urllibs_own_default_context_is_the_policys(app: AppServer) -> None:
         securehttp.build_opener(handler).open(app.url("/", host="localhost"))
     assert info.value.decision.sources["verify"] == "default"
     # Twin: an unverified context is a choice made in code (PEP 476), used as given.
-    unverified = ssl._create_unverified_context()
+    unverified = ssl._create_unverified_context()  # noqa: S323 - the test is about it
     opener = securehttp.build_opener(urllib.request.HTTPSHandler(context=unverified))
     with pytest.warns(securehttp.InsecureRequestWarning), opener.open(app.url("/")) as response:
         assert response.decision.sources["verify"] == "request context="
