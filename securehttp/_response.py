@@ -1,33 +1,44 @@
-"""The response: status, headers, bounded reading, and urllib's names."""
+"""The response: status, headers, bounded reading, the io protocol, and urllib's names."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
+import json
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ._deadline import Watch, watchdog
-from ._exceptions import ResponseTooLarge, SecureHTTPError, TimeoutError, URLError
+from ._exceptions import HTTPError, ResponseTooLarge, SecureHTTPError, TimeoutError, URLError
 from ._hosts import redact_url
 from ._model import Decision
 from ._transport.errors import translate
 
 if TYPE_CHECKING:
     import urllib3
+    from _typeshed import ReadableBuffer, WriteableBuffer
 
 __all__ = ["DEFAULT_MAX_BODY", "Response"]
 
 DEFAULT_MAX_BODY = 256 * 1024 * 1024
 _PIECE = 256 * 1024  # a whole read of unknown length goes in pieces of at most this
 _LINE_PIECE = 8192
+_READ1 = 65536  # read1() with no size, as io.BufferedReader's default buffer
 
 
-class Response:
+class Response(io.RawIOBase):
     """A response: ``status``, ``reason``, ``headers`` (an ``http.client.HTTPMessage``),
-    ``url``, ``decision``, file-like reading, and urllib's ``getcode()``/``geturl()``/``info()``.
+    ``url``, ``decision``, ``json()``, ``raise_for_status()``, ``iter_bytes()``, urllib's
+    ``getcode()``/``geturl()``/``info()``, and the ``io.RawIOBase`` reading protocol, so
+    ``io.TextIOWrapper``, ``io.BufferedReader``, ``json.load`` and ``shutil.copyfileobj``
+    take it as they take ``http.client.HTTPResponse``.
 
-    Close it (or use it as a context manager) to give the connection back to the pool.
+    ``max_body`` caps every read without a caller-chosen size (``read()``, ``readall()``,
+    ``readline()``, ``readlines()``, iteration, ``json()``), counted over the whole body;
+    ``read(n)``, ``read1(n)``, ``readinto(buffer)`` and ``iter_bytes(n)`` return at most their
+    size and are how a large body is streamed.  Close the response (or use it as a context
+    manager) to give the connection back to the pool.
     """
 
     def __init__(
@@ -38,6 +49,7 @@ class Response:
         max_body: int,
         watch: Watch | None = None,
     ) -> None:
+        super().__init__()
         self._raw = raw
         self._watch = watch
         self.status: int = raw.status
@@ -49,7 +61,8 @@ class Response:
         self._pending = b""  # what readline read past its line, from _offset on
         self._offset = 0
         self._delivered = 0
-        self._done = False
+        self._done = False  # the body is over: read to its end, or the connection closed
+        self._json_body: bytes | None = None
         self._refusal = self._framing_refusal()
 
     @property
@@ -128,8 +141,9 @@ class Response:
     # to take that total past max_body; read(n) is bounded by its n instead (SPEC §6).  Bytes
     # come off the wire only in pieces whose size this class chose: no header sizes a read.
 
-    def _wire(self, size: int) -> bytes:
-        """Up to ``size`` (> 0) decoded bytes from the wire; b"" at the end."""
+    def _wire(self, size: int, *, partial: bool = False) -> bytes:
+        """Up to ``size`` (> 0) decoded bytes from the wire, as many as one read of the
+        socket gives with ``partial``; b"" at the end."""
         if self._done:
             return b""
         if self._refusal is not None:
@@ -141,7 +155,7 @@ class Response:
                 f"reading {redact_url(self.url)}: the total deadline of {watch.total:g}s passed"
             )
         try:
-            data = self._raw.read(size)
+            data = self._raw.read1(size) if partial else self._raw.read(size)
         except SecureHTTPError:
             raise
         except Exception as exc:
@@ -180,9 +194,11 @@ class Response:
 
     def read(self, amt: int | None = None) -> bytes:
         """``read(n)``: up to ``n`` bytes, fewer only at the end; ``read()``: the rest of the
-        body, at most ``max_body`` bytes in all or :class:`ResponseTooLarge`."""
+        body, within ``max_body`` or :class:`ResponseTooLarge`."""
         if amt is None or amt < 0:
             return self._read_whole()
+        if amt == 0:
+            return b""  # never a read of the wire: its empty answer would mean the end
         if self._offset < len(self._pending):
             data = self._take_pending(amt)
             if len(data) < amt:
@@ -191,6 +207,64 @@ class Response:
             data = self._wire(amt)
         self._delivered += len(data)
         return data
+
+    def readall(self) -> bytes:
+        """The rest of the body, as ``read()``; what ``io.BufferedReader.read()`` calls."""
+        return self._read_whole()
+
+    def read1(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes with at most one read of the socket (what
+        ``io.TextIOWrapper`` reads with, so a line is returned as soon as it arrives)."""
+        if size == 0:
+            return b""
+        size = _READ1 if size < 0 else size
+        if self._offset < len(self._pending):
+            data = self._take_pending(size)
+        else:
+            data = self._wire(size, partial=True)
+        self._delivered += len(data)
+        return data
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        """Read up to ``len(buffer)`` bytes into it; 0 at the end."""
+        with memoryview(buffer) as view, view.cast("B") as target:
+            data = self.read(len(target))
+            target[: len(data)] = data
+        return len(data)
+
+    def iter_bytes(self, size: int = 65536) -> Iterator[bytes]:
+        """The rest of the body in pieces of ``size`` bytes (the last may be shorter)."""
+        if size <= 0:
+            raise ValueError(f"iter_bytes() needs a size above 0, not {size}")
+        return iter(lambda: self.read(size), b"")
+
+    def json(self) -> Any:
+        """The body parsed as JSON, read whole (``max_body`` applies).
+
+        Decoded as RFC 8259 says and ``json.loads`` does for bytes: UTF-8, or UTF-16 or
+        UTF-32 recognised from the first bytes, a byte order mark ignored; a Content-Type
+        charset is not consulted (application/json defines none).  Invalid JSON or text
+        raises ``ValueError``.  The body is kept, so ``json()`` may be called again.
+        """
+        if self._json_body is None:
+            self._json_body = self.read()
+        return json.loads(self._json_body)
+
+    def raise_for_status(self) -> Response:
+        """Raise :class:`~securehttp.HTTPError` for a 4xx or 5xx status; else return self.
+
+        The error reads this response's body (``error.read()``), and its ``url`` is shown
+        without credentials.  Closing or dropping the error leaves the response open.
+        """
+        if 400 <= self.status < 600:
+            raise HTTPError(
+                redact_url(self.url),
+                self.status,
+                self.reason,
+                self.headers,
+                _Borrowed(self),  # type: ignore[arg-type]  # urllib only reads it
+            )
+        return self
 
     def _read_whole(self) -> bytes:
         if self._refusal is not None and not self._done:
@@ -212,9 +286,9 @@ class Response:
             body = self._deliver(self._wire(length or 1), capped=True)
             self._finish()
             return head + body if head else body
-        # Unknown length: grow one buffer.  BytesIO grows in place (realloc, pages touched
-        # only as written) and getvalue() hands that same buffer over, so peak memory is the
-        # body, not the pieces plus their join.
+        # Length unknown (chunked, close-delimited or encoded): grow one buffer.  BytesIO
+        # grows in place (realloc, pages touched only as written) and getvalue() hands that
+        # same buffer over, so peak memory is the body, not the pieces plus their join.
         buffer = io.BytesIO()
         buffer.write(head)
         while piece := self._wire(min(_PIECE, self._max_body - self._delivered + 1)):
@@ -243,26 +317,28 @@ class Response:
                 break
         return b"".join(parts)
 
-    def readlines(self, hint: int = -1) -> list[bytes]:
-        lines: list[bytes] = []
-        total = 0
-        for line in self:
-            lines.append(line)
-            total += len(line)
-            if 0 < hint <= total:
-                break
-        return lines
-
-    def __iter__(self) -> Iterator[bytes]:
-        while line := self.readline():
-            yield line
+    # the rest of the io protocol (``closed``, iteration over lines, ``readlines``,
+    # ``seekable`` and ``isatty`` false, context manager) comes from io.IOBase
 
     def readable(self) -> bool:
         return True
 
+    def write(self, data: ReadableBuffer) -> NoReturn:
+        raise io.UnsupportedOperation("a response is read, not written")
+
     @property
-    def closed(self) -> bool:
-        return self._done
+    def name(self) -> str:
+        """The URL without credentials (what ``io.TextIOWrapper`` gives as its name)."""
+        return redact_url(self.url)
+
+    def fileno(self) -> int:
+        """The socket's descriptor while the body is being read (as http.client gives it)."""
+        self._checkClosed()
+        if self._done:
+            raise io.UnsupportedOperation(
+                "the body is read: its connection is back in the pool or closed"
+            )
+        return self._raw.fileno()
 
     def _finish(self) -> None:
         if not self._done:
@@ -275,18 +351,52 @@ class Response:
             watchdog.cancel(self._watch)
 
     def close(self) -> None:
-        if not self._done:
+        try:
+            if not self._done:
+                self._done = True
+                self._stop_watch()
+                # Unread body: the connection cannot be reused, so close it, then free the slot.
+                self._raw.close()
+                self._raw.release_conn()
+        finally:
+            super().close()
+
+    def __del__(self) -> None:
+        # io.IOBase would call close(), which gives the slot back to the pool under the
+        # pool's lock; a finalizer may run inside any code of this thread, that lock's holder
+        # included (a cycle collected mid-allocation).  Close the socket only.
+        if not getattr(self, "_done", True):
             self._done = True
             self._stop_watch()
-            # Unread body: the connection cannot be reused, so close it, then free the slot.
-            self._raw.close()
-            self._raw.release_conn()
-
-    def __enter__(self) -> Response:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+            with contextlib.suppress(Exception):
+                self._raw.close()
 
     def __repr__(self) -> str:
         return f"<Response [{self.status}] {redact_url(self.url)}>"
+
+
+class _Borrowed(io.RawIOBase):
+    """A response's body as the error from ``raise_for_status`` reads it.
+
+    urllib's ``HTTPError`` closes its file when the error is collected; the caller still
+    holds the response, so closing this view leaves the response (and its connection) alone.
+    """
+
+    def __init__(self, response: Response) -> None:
+        super().__init__()
+        self._response = response
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        return self._response.readinto(buffer)
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._response.read(size)
+
+    def readall(self) -> bytes:
+        return self._response.readall()
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return self._response.readline(size)

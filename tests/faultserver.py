@@ -237,6 +237,9 @@ def _serve_connection(server: FaultServer, conn: socket.socket, stop: threading.
                 with server.lock:
                     server.written[path] = sent
                 return
+            if path.startswith("/body/"):  # /body/<hex>: exactly these bytes, kept alive
+                conn.sendall(_ok(bytes.fromhex(path[len("/body/") :])))
+                continue
             if path.startswith("/framing/"):
                 conn.sendall(_framed(path))
                 return
