@@ -314,14 +314,18 @@ def test_long_chains_are_followed_or_a_warning_never_a_crash(tmp_path: Path) -> 
     chain = " + ".join(["'https://a.example/'"] * 2000)
     program.write_text(f"import requests\nrequests.get({chain}, verify=False)\n")
     assert [f.host for f in findings_in(program)] == ["a.example"]
-    # ...10,000 are beyond what the parser builds: a warning, not a RecursionError.
+    # ...10,000 are beyond what some Pythons' parsers build (3.11+; 3.10 builds it): the
+    # finding, or a warning - never a RecursionError.
     chain = " + ".join(["'https://a.example/'"] * 10000)
     program.write_text(f"import requests\nrequests.get({chain}, verify=False)\n")
     report = scan([str(program)])
-    assert report.findings == ()
-    ((path, why),) = report.skipped
-    assert path == str(program)
-    assert why.startswith(("is nested too deeply", "does not parse"))
+    if report.findings:
+        assert [f.rule for f in report.findings] == ["SH101"]
+        assert report.skipped == ()
+    else:
+        ((path, why),) = report.skipped
+        assert path == str(program)
+        assert why.startswith(("is nested too deeply", "does not parse"))
 
 
 @given(st.binary(max_size=400))
