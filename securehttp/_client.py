@@ -25,7 +25,7 @@ from ._process import process_resolver
 from ._proxies import Proxies, Route
 from ._resolve import Resolver
 from ._response import DEFAULT_MAX_BODY, Response
-from ._routes import Routing, proxy_target, shown
+from ._routes import Routing, proxy_target
 from ._transport import DEFAULT_RETRIES, Transport, discard_body
 from ._verification import decision_for_context
 from ._version import __version__
@@ -244,14 +244,17 @@ class Client:
         resolver = self._resolver_for(policy)
         policy_decision = resolver.resolve_target(target)
         decision = policy_decision if context is None else decision_for_context(context)
-        route = self._routing.route(
-            target, policy_decision, from_code=policy is not None or self._resolver is not None
+        decision, route = self._routing.apply(
+            target,
+            decision,
+            policy_decision,
+            from_code=policy is not None or self._resolver is not None,
         )
         proxy = route.proxy
         proxy_decision = None
         if proxy is not None and proxy.scheme == "https":
             proxy_decision = resolver.resolve_target(proxy_target(proxy))
-        return shown(decision, route), route, proxy_decision
+        return decision, route, proxy_decision
 
     def _resolver_for(self, policy: Policy | None) -> Resolver:
         if policy is not None:

@@ -63,6 +63,18 @@ class Routing:
             and config.https.is_direct
         )
 
+    def apply(
+        self, target: Target, decision: Decision, policy_decision: Decision, *, from_code: bool
+    ) -> tuple[Decision, Route]:
+        """The route to ``target`` and ``decision`` showing it (see :meth:`route`)."""
+        if self._quiet and policy_decision.proxy is None:
+            # The common case, on every request: no variable, no proxy setting.
+            found = _shown_direct.get(decision)
+            if found is not None:
+                return found, _DIRECT
+        route = self.route(target, policy_decision, from_code=from_code)
+        return shown(decision, route), route
+
     def route(self, target: Target, decision: Decision, *, from_code: bool) -> Route:
         """The route to ``target``; ``decision`` is the policy's (its ``proxy`` setting),
         ``from_code`` whether that policy was passed in code rather than the process's."""
@@ -114,6 +126,7 @@ def proxy_target(proxy: ProxyURL) -> Target:
 
 
 _shown: dict[tuple[Decision, Route, str], Decision] = {}
+_shown_direct: dict[Decision, Decision] = {}
 _shown_lock = threading.Lock()
 
 
@@ -134,7 +147,10 @@ def shown(decision: Decision, route: Route) -> Decision:
     with _shown_lock:
         if len(_shown) >= _SHOWN_CACHE:
             _shown.clear()
+            _shown_direct.clear()
         _shown[key] = result
+        if route is _DIRECT:
+            _shown_direct[decision] = result
     return result
 
 

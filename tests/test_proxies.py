@@ -611,3 +611,46 @@ def test_cli_get_through_a_proxy_still_verifies_the_origin(
     assert SECRET not in done.stdout + done.stderr
     assert [r.method for r in auth_proxy.requests] == ["CONNECT"]
     assert origin_saw(good_server) == []
+
+
+# --- urlopen reads the variables as urllib's default opener does ------------------------------
+
+
+def test_urlopen_goes_through_the_variables_proxy(
+    proxy: Proxy,
+    good_server: Server,
+    ca_pem: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SECUREHTTP_EXTRA_CA_CERTS", str(ca_pem))
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url())
+    with securehttp.urlopen(good_server.url("/", host="localhost")) as response:
+        assert response.decision.sources["proxy"] == "env HTTPS_PROXY"
+    assert [r.method for r in proxy.requests] == ["CONNECT"]
+
+
+def test_urlopen_with_a_socks_variable_sends_nothing(
+    good_server: Server, ca_pem: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SECUREHTTP_EXTRA_CA_CERTS", str(ca_pem))
+    monkeypatch.setenv("HTTPS_PROXY", "socks5://127.0.0.1:1080")
+    with pytest.raises(ProxyError):
+        securehttp.urlopen(good_server.url("/", host="localhost"))
+    assert good_server.connections == 0
+
+
+def test_ipv6_proxy_and_origin(
+    make_proxy: Callable[..., Proxy],
+    make_server: Callable[..., Server],
+    localhost_cert: Any,
+    ca_pem: Path,
+) -> None:
+    v6_proxy = make_proxy(host="::1")
+    server = make_server(localhost_cert, host="::1")
+    with (
+        Client(policy(ca_pem), proxies=through(v6_proxy)) as client,
+        client.get(server.url("/echo")) as response,
+    ):
+        assert json.loads(response.read())["path"] == "/echo"
+        assert response.decision.proxy == f"http://[::1]:{v6_proxy.port}"
+    assert [r.target for r in v6_proxy.connects] == [f"[::1]:{server.port}"]

@@ -135,7 +135,7 @@ class Transport:
             path += "?" + parts.query
         proxy = None if route is None else route.require()
         authorization = None
-        if proxy is not None or any(name.lower() == "proxy-authorization" for name in headers):
+        if proxy is not None or "proxy-authorization" in map(str.lower, headers):
             # Proxy-Authorization goes to a proxy only: never to an origin, in or out of a tunnel.
             headers, authorization = split_proxy_authorization(headers)
         if proxy is not None:
