@@ -28,9 +28,9 @@ import stat
 import sys
 import threading
 import unicodedata
-import warnings
 
 from ._exceptions import PolicyWarning
+from ._warn import warn
 
 __all__ = [
     "AUDIT_LOG_VARIABLE",
@@ -221,12 +221,11 @@ def _warn_unwritable(path: str, why: str) -> None:
         if key in _warned:
             return
         _warned.add(key)
-    warnings.warn(
+    warn(
         PolicyWarning(
             f"{AUDIT_LOG_VARIABLE}={path}: cannot append audit events: {why}; "
             "events go to the securehttp.audit logger only"
-        ),
-        stacklevel=4,
+        )
     )
 
 

@@ -32,13 +32,13 @@ import ipaddress
 import os
 import re
 import urllib.parse
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 from ._exceptions import PolicyError, PolicyWarning, ProxyError
 from ._hosts import HostIndex, HostPattern, Target, normalize_host
+from ._warn import warn
 
 __all__ = [
     "NoProxy",
@@ -396,9 +396,8 @@ def parse_no_proxy(text: str, source: str = "env no_proxy") -> NoProxy:
             items.append((_no_proxy_pattern(entry), entry))
         except ValueError as exc:
             shown, reason = _shorten(entry, 100), _shorten(str(exc), 160)
-            warnings.warn(
-                PolicyWarning(f"{source}: entry {shown!r} is ignored and covers no host: {reason}"),
-                stacklevel=2,
+            warn(
+                PolicyWarning(f"{source}: entry {shown!r} is ignored and covers no host: {reason}")
             )
     return NoProxy(text, source, index=HostIndex(items))
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime
 import threading
 import time
-import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -27,6 +26,7 @@ from ._exceptions import PolicyError, PolicyWarning
 from ._frozen import FrozenDict
 from ._hosts import Target, split_url
 from ._model import DEFAULTS, SETTINGS, Block, Decision, weakens
+from ._warn import warn
 
 if TYPE_CHECKING:
     from ._policy import Policy
@@ -215,7 +215,7 @@ class Resolver:
             if key in self._warned:
                 return False
             self._warned.add(key)
-        warnings.warn(PolicyWarning(message), stacklevel=5)
+        warn(PolicyWarning(message))
         return True
 
 

@@ -10,12 +10,12 @@ guessing would either weaken verification or silently change what is trusted.
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Mapping
 
 from .._exceptions import PolicyError, PolicyWarning
 from .._frozen import FrozenDict
 from .._policy import TLS_VERSIONS, Block, Policy, Setting, Verify
+from .._warn import warn
 
 __all__ = ["VARIABLES", "read_environment"]
 
@@ -44,12 +44,11 @@ def read_environment(environ: Mapping[str, str]) -> Policy | None:
     if raw == "0":
         settings["verify"] = Setting(Verify.DISABLED, "env PYTHONHTTPSVERIFY=0")
     elif raw not in ("", "1"):
-        warnings.warn(
+        warn(
             PolicyWarning(
                 f"PYTHONHTTPSVERIFY={raw!r} is not '0', so it changes nothing "
                 "(PEP 493: only the exact string 0 disables verification)"
-            ),
-            stacklevel=3,
+            )
         )
 
     if get["SECUREHTTP_VERIFY"]:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import configparser
 import os
-import warnings
 
 from .._exceptions import PolicyError, PolicyWarning
 from .._files import read_checked
 from .._frozen import FrozenDict
 from .._policy import Block, Policy, Setting, Verify
+from .._warn import warn
 
 __all__ = ["PEP493_CONFIG", "read_pep493"]
 
@@ -60,4 +60,4 @@ def read_pep493(path: str, *, explicit: bool) -> Policy | None:
 
 
 def _warn(message: str) -> None:
-    warnings.warn(PolicyWarning(message), stacklevel=4)
+    warn(PolicyWarning(message))

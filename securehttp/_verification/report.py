@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
-import warnings
 
 from .._audit import emit
 from .._exceptions import InsecureRequestWarning
 from .._model import Decision
+from .._warn import warn
 
 __all__ = ["audit_disabled", "audit_report_only", "reset_warnings", "warn_insecure"]
 
@@ -22,7 +22,7 @@ def warn_insecure(host: str, port: int, reason: str) -> bool:
         if key in _warned:
             return False
         _warned.add(key)
-    warnings.warn(InsecureRequestWarning(f"{host}:{port}: {reason}"), stacklevel=2)
+    warn(InsecureRequestWarning(f"{host}:{port}: {reason}"))
     return True
 
 
