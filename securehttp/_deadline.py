@@ -59,11 +59,12 @@ class Timeout(Record):
 class Watch:
     """One registered deadline; ``fired`` says whether the watchdog acted on it."""
 
-    __slots__ = ("cancelled", "connection", "deadline", "fired", "total")
+    __slots__ = ("cancelled", "connection", "deadline", "fired", "limits", "total")
 
     def __init__(self, deadline: float, total: float) -> None:
         self.deadline = deadline
         self.total = total
+        self.limits: Timeout | None = None  # the request's limits, for timeout messages
         self.connection: Any = None
         self.fired = False
         self.cancelled = False

@@ -151,12 +151,19 @@ class CertificateError(URLError):
         self.verify_reason = verify_reason
         self.decision = decision
         self.hint = hint
-        required = (
-            f"verify={decision.verify} ({decision.sources['verify']}), "
-            f"trust=[{', '.join(decision.trust)}] ({decision.sources['trust']})"
-        )
+        required = f"verify={decision.verify} ({decision.sources['verify']})"
+        if _about_trust(verify_reason):
+            # The trust matters only when the chain did not lead to a trusted CA; for a name
+            # or a date it is noise (and may list every CA variable of the environment).
+            required += f", trust=[{', '.join(decision.trust)}] ({decision.sources['trust']})"
+            if decision.extra_ca:
+                required += (
+                    f", extra_ca=[{', '.join(decision.extra_ca)}] ({decision.sources['extra_ca']})"
+                )
+        # OpenSSL's messages end with a full stop of their own.
+        reason = verify_reason.rstrip().rstrip(".")
         super().__init__(
-            f"certificate verification failed for {host}:{port}: {verify_reason}; "
+            f"certificate verification failed for {host}:{port}: {reason}; "
             f"required by {required}. Hint: {hint}"
         )
 
@@ -167,6 +174,14 @@ class ProxyCertificateError(CertificateError, ProxyError):
     Both a :class:`CertificateError` (a verification failure is never buried) and a
     :class:`ProxyError` (it is the proxy that failed); ``host`` and ``port`` are the proxy's.
     """
+
+
+def _about_trust(reason: str) -> bool:
+    low = reason.lower()
+    return any(
+        marker in low
+        for marker in ("issuer", "self-signed", "self signed", "untrusted", "chain", "trust")
+    )
 
 
 class PinMismatchError(CertificateError):

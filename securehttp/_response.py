@@ -164,7 +164,8 @@ class Response(io.RawIOBase):
                 raise TimeoutError(
                     f"reading {redact_url(self.url)}: the total deadline of {watch.total:g}s passed"
                 ) from exc
-            raise translate(exc, self.url) from exc
+            limits = watch.limits if watch is not None else None
+            raise translate(exc, self.url, limits=limits, reading_body=True) from exc
         if not data:
             self._finish()
         return data

@@ -12,7 +12,9 @@ import datetime
 import ipaddress
 import os
 import re
+import socket
 import ssl
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -331,3 +333,175 @@ def test_escape_multiline_keeps_line_breaks_and_tabs_only() -> None:
     from securehttp._text import escape
 
     assert escape("a\nb\tc\rd\x1b", multiline=True) == "a\nb\tc\\x0dd\\x1b"
+
+
+# --- every problem at once, each with what would make it pass ----------------------------
+
+
+def serve_cert(stack: ExitStack, cert: Any) -> Server:
+    from .tlsserver import server_context
+
+    return stack.enter_context(serve(server_context(cert)))
+
+
+def problem_lines(out: str) -> list[str]:
+    return [line for line in out.splitlines() if line.startswith("  - ")]
+
+
+def test_untrusted_wrong_host_and_expired_are_all_reported(
+    other_ca: trustme.CA, capsys: pytest.CaptureFixture[str]
+) -> None:
+    past = datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)
+    cert = other_ca.issue_cert(
+        "other.example", not_before=past - datetime.timedelta(days=30), not_after=past
+    )
+    with ExitStack() as stack:
+        server = serve_cert(stack, cert)
+        code, out, _ = run(["probe", server.url("/")], capsys)
+    assert code == 1
+    assert "strict verification: FAILED (issuer not trusted; name not covered; expired)" in out
+    issuer, name, expired = problem_lines(out)
+    assert issuer.startswith("  - issuer not trusted: unable to get local issuer certificate: ")
+    assert "is not in trust=[certifi] (default)" in issuer
+    assert name == "  - name not covered: the certificate covers DNS:other.example, not 127.0.0.1"
+    assert expired.startswith("  - expired: certificate [0] (")
+    assert "expired on 2020-01-01 00:00 UTC" in expired
+    key = f'"127.0.0.1:{server.port}"'
+    assert f"        {key}:\n          extra_ca: [issuer-ca.pem]" in out
+    assert out.count(f"        {key}:\n          verify: disabled\n          expires: ") == 3
+    assert "the current policy refuses it too: verify=strict (default)" in out
+
+
+def test_not_yet_valid_is_reported_under_a_trusting_policy(
+    ca: trustme.CA, ca_pem: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    future = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=30)
+    cert = ca.issue_cert(
+        "127.0.0.1", not_before=future, not_after=future + datetime.timedelta(days=30)
+    )
+    policy = trusting_policy(tmp_path / "trust.yaml", [ca_pem])
+    with ExitStack() as stack:
+        server = serve_cert(stack, cert)
+        code, out, _ = run(["probe", server.url("/"), "--policy", str(policy)], capsys)
+    assert code == 1
+    (problem,) = problem_lines(out)
+    assert problem.startswith("  - not yet valid: certificate [0] (")
+    assert f"not valid before {future:%Y-%m-%d}" in problem
+    assert f"the policy {policy} refuses it too: verify=strict (default)" in out
+
+
+def test_a_trusted_valid_certificate_for_the_host_has_no_problems(
+    ca: trustme.CA, ca_pem: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = trusting_policy(tmp_path / "trust.yaml", [ca_pem])
+    with ExitStack() as stack:
+        server = serve_cert(stack, ca.issue_cert("127.0.0.1"))
+        code, out, _ = run(["probe", server.url("/"), "--policy", str(policy)], capsys)
+    assert code == 0
+    assert problem_lines(out) == []
+    assert "  strict verification: passed (verify=strict, default)" in out
+
+
+def test_a_protocol_the_policy_refuses_is_named_with_its_min_tls(
+    make_server: Any,
+    localhost_cert: Any,
+    ca_pem: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server = make_server(localhost_cert, max_tls=ssl.TLSVersion.TLSv1_2)
+    strict13 = trusting_policy(tmp_path / "13.yaml", [ca_pem], extra='  min_tls: "1.3"\n')
+    code, out, _ = run(["probe", server.url("/"), "--policy", str(strict13)], capsys)
+    assert code == 1
+    (problem,) = problem_lines(out)
+    assert problem.startswith("  - old protocol: ")
+    assert "the server speaks TLSv1.2, min_tls is 1.3" in problem
+    assert '          min_tls: "1.2"\n    upgrade the server' in out  # 1.2 is no waiver
+    plain = trusting_policy(tmp_path / "12.yaml", [ca_pem])
+    code, out, _ = run(["probe", server.url("/"), "--policy", str(plain)], capsys)
+    assert code == 0
+
+
+def no_authority_key_id_leaf(ca: trustme.CA) -> tuple[bytes, bytes]:
+    """A leaf for 127.0.0.1 without the Authority Key Identifier strict X.509 requires."""
+    ca_key = serialization.load_pem_private_key(ca.private_key_pem.bytes(), password=None)
+    ca_cert = x509.load_pem_x509_certificate(ca.cert_pem.bytes())
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "no-aki")]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(san, critical=False)
+        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+def test_a_strict_x509_failure_and_the_waiver_that_lets_it_through(
+    ca: trustme.CA, ca_pem: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cert_pem, key_pem = no_authority_key_id_leaf(ca)
+    (tmp_path / "c.pem").write_bytes(cert_pem)
+    (tmp_path / "k.pem").write_bytes(key_pem)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")
+    strict = trusting_policy(tmp_path / "strict.yaml", [ca_pem])
+    waived = trusting_policy(
+        tmp_path / "waived.yaml",
+        [ca_pem],
+        extra='  x509_strict: false\n  expires: 2999-01-01\n  reason: "vendor CA"\n',
+    )
+    with serve(ctx) as server:
+        code, out, _ = run(["probe", server.url("/"), "--policy", str(strict)], capsys)
+        assert code == 1
+        (problem,) = problem_lines(out)
+        assert problem.startswith("  - strict X.509 check failed: ")
+        assert "          x509_strict: false\n          expires: " in out
+        assert f"the policy {strict} refuses it too" in out
+        code, out, _ = run(["probe", server.url("/"), "--policy", str(waived)], capsys)
+    assert code == 1  # strict still fails: the waiver is named, not "passed"
+    assert passed_lines(out) == []
+    assert f"the policy {waived} lets it through: x509_strict=false ({waived}:4 defaults)" in out
+
+
+# --- --save-chain --------------------------------------------------------------------------
+
+
+def test_save_chain_writes_the_presented_certificates_0600(
+    good_server: Any, localhost_cert: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fresh, existing = tmp_path / "fresh.pem", tmp_path / "existing.pem"
+    existing.write_text("old")
+    existing.chmod(0o644)
+    for path in (fresh, existing):
+        code, _, err = run(["probe", good_server.url("/"), "--save-chain", str(path)], capsys)
+        assert code == 1  # the test CA is not trusted; the chain is saved all the same
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        saved = x509.load_pem_x509_certificates(path.read_bytes())
+        leaf = x509.load_pem_x509_certificate(localhost_cert.cert_chain_pems[0].bytes())
+        assert saved[0] == leaf
+        assert f"saved {len(saved)} certificate(s) to {path}" in err
+
+
+def test_save_chain_writes_nothing_when_nothing_was_presented(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    path = tmp_path / "chain.pem"
+    code, _, err = run(["probe", f"https://127.0.0.1:{port}/", "--save-chain", str(path)], capsys)
+    assert code == 1
+    assert not path.exists()
+    assert "Connection refused" in err

@@ -173,7 +173,9 @@ def _problems(
                 f"{reason}: the server speaks {shake.version}, min_tls is {strict.min_tls} "
                 "(the chain was not checked: the handshake stopped first)",
                 (f'min_tls: "{number}"',) if number else (),
+                waiver=number is not None and is_weakening("min_tls", number),
                 advice="upgrade the server's TLS",
+                waivable=False,  # verify: disabled keeps min_tls
             )
         )
     elif kind == "x509":
@@ -311,6 +313,9 @@ def _host_key(target: Target) -> str:
 
 
 def _save_chain(path: str, chain: list[bytes]) -> None:
+    if not chain:
+        say(f"no certificate to save: {path} was not written", err=True)
+        return
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(path, flags, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as out:

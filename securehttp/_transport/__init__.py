@@ -155,6 +155,7 @@ class Transport:
             request_timeout = _urllib3_timeout(limits, remaining)
             pool = self.pool(target, decision, context, proxy, proxy_decision, authorization)
             current_watch.watch = watch
+            watch.limits = limits  # so that a timeout reading the body can name its limit
             try:
                 return pool.urlopen(
                     method,
@@ -174,7 +175,17 @@ class Transport:
                         f"{redact_url(url)}: the total deadline of {limits.total:g}s passed"
                     ) from exc
                 if proxy is None:
-                    error = translate(exc, url, target, decision)
+                    # Direct: a name mismatch may take a second, unverified look at the
+                    # certificate to name what it covers (through a proxy it would not).
+                    error = translate(
+                        exc,
+                        url,
+                        target,
+                        decision,
+                        limits=limits,
+                        remaining=remaining,
+                        look_again=True,
+                    )
                 else:
                     error = proxy_failure(exc, url, target, decision, proxy, proxy_decision)
                 retryable = (

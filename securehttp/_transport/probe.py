@@ -14,6 +14,7 @@ import socket
 import ssl
 from typing import NamedTuple
 
+from .._deadline import Timeout
 from .._exceptions import CertificateError, URLError
 from .._hosts import Target, split_url
 from .._model import DEFAULTS, Decision, TLSSettings, is_weakening
@@ -72,7 +73,7 @@ def probe(url: str, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> Handshake:
     try:
         seen: Look = look(target, timeout)
     except (OSError, ssl.SSLError) as exc:
-        raise translate(exc, url, target) from exc
+        raise translate(exc, url, target, limits=_limits(timeout)) from exc
     return Handshake(target, seen.version, seen.cipher, seen.chain, seen.whole_chain)
 
 
@@ -133,9 +134,9 @@ def _handshake(
     except ssl.SSLError as exc:
         if any(marker in str(exc) for marker in _VERSION_MARKERS):
             return Verdict("protocol", str(exc.reason or exc))
-        raise translate(exc, url, target) from exc
+        raise translate(exc, url, target, limits=_limits(timeout)) from exc
     except OSError as exc:
-        raise translate(exc, url, target) from exc
+        raise translate(exc, url, target, limits=_limits(timeout)) from exc
 
 
 def _checked(sock: ssl.SSLSocket, target: Target, pins: tuple[str, ...]) -> Verdict:
@@ -164,3 +165,7 @@ class _Refused(CertificateError):
         URLError.__init__(self, reason)
         self.verify_reason = reason
         self.hint = hint
+
+
+def _limits(timeout: float) -> Timeout:
+    return Timeout(connect=timeout, read=timeout, total=max(timeout, 300.0))
