@@ -31,6 +31,7 @@ from ._response import Response
 from ._urlopen import urlopen
 from ._verification import policy_context
 from ._version import __version__ as __version__
+from .integrations.install import install, installed, uninstall
 
 _OPENER_NAMES = frozenset({"HTTPHandler", "HTTPSHandler", "build_opener", "install_opener"})
 
@@ -76,8 +77,11 @@ __all__ = [
     "build_opener",
     "explain",
     "https_verify_certificates",
+    "install",
     "install_opener",
+    "installed",
     "load_policy",
     "policy_context",
+    "uninstall",
     "urlopen",
 ]

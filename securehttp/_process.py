@@ -10,7 +10,13 @@ from ._model import Block, Decision, Setting, Verify
 from ._policy import Policy
 from ._resolve import Resolver
 
-__all__ = ["explain", "https_verify_certificates", "process_resolver", "reset_process_state"]
+__all__ = [
+    "explain",
+    "https_verify_certificates",
+    "process_resolver",
+    "reset_process_state",
+    "runtime_switch",
+]
 
 _process_lock = threading.Lock()
 _base_layers: tuple[Policy, ...] | None = None
@@ -52,6 +58,11 @@ def https_verify_certificates(enable: bool = True) -> None:
     global _runtime
     with _process_lock:
         _runtime = Verify.STRICT if enable else Verify.DISABLED
+
+
+def runtime_switch() -> Verify | None:
+    """What ``https_verify_certificates()`` last set (``None``: never called)."""
+    return _runtime
 
 
 def explain(url: str) -> Decision:

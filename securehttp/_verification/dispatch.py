@@ -32,7 +32,7 @@ from .handshake import HandshakeCheck, attach
 if TYPE_CHECKING:
     from .._policy import Policy
 
-__all__ = ["PolicyContext", "connection_target", "policy_context"]
+__all__ = ["STDLIB_CONTEXT", "PolicyContext", "connection_target", "policy_context", "target_for"]
 
 Resolve = Callable[[Target], Decision]
 
@@ -97,7 +97,7 @@ class PolicyContext(STDLIB_CONTEXT):  # type: ignore[misc, valid-type]
 
     def decide(self, server_hostname: str, port: int = DEFAULT_PORT) -> Decision:
         """The decision a connection to ``server_hostname:port`` would get now (no I/O)."""
-        return self._resolve(_target(server_hostname, port))
+        return self._resolve(target_for(server_hostname, port))
 
     # --- the two ways a client hands over a connection ------------------------------------
 
@@ -123,7 +123,7 @@ class PolicyContext(STDLIB_CONTEXT):  # type: ignore[misc, valid-type]
             port = peer[1]
         else:
             port = DEFAULT_PORT
-        target = _target(name, port)
+        target = target_for(name, port)
         decision = self._resolve(target)
         strict, fallback = contexts_for(decision)
         check = ConnectionCheck(target.host, target.port, decision, False, target.is_ip)
@@ -164,7 +164,7 @@ class PolicyContext(STDLIB_CONTEXT):  # type: ignore[misc, valid-type]
             raise ValueError("a securehttp policy context is for the client side only")
         name = _name(server_hostname)
         # TLS in memory tells no port: name rules apply, as for the HTTPS default port.
-        target = _target(name, DEFAULT_PORT)
+        target = target_for(name, DEFAULT_PORT)
         decision = self._resolve(target)
         strict, _ = contexts_for(decision)
         check = ConnectionCheck(target.host, target.port, decision, False, target.is_ip)
@@ -249,7 +249,7 @@ def _name(server_hostname: str | bytes | None) -> str:
     return server_hostname
 
 
-def _target(name: str, port: int) -> Target:
+def target_for(name: str, port: int) -> Target:
     host, is_ip = normalize_host(name)
     return Target("https", host, port, is_ip)
 

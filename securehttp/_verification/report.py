@@ -9,7 +9,13 @@ from .._exceptions import InsecureRequestWarning
 from .._model import Decision
 from .._warn import warn
 
-__all__ = ["audit_disabled", "audit_report_only", "reset_warnings", "warn_insecure"]
+__all__ = [
+    "audit_disabled",
+    "audit_explicit_context",
+    "audit_report_only",
+    "reset_warnings",
+    "warn_insecure",
+]
 
 _warned: set[tuple[str, str]] = set()
 _warned_lock = threading.Lock()
@@ -65,4 +71,19 @@ def audit_disabled(host: str, port: int, decision: Decision) -> None:
         source=decision.sources["verify"],
         action="connected without verification: the request, its headers, credentials and "
         "body went to a server that may not be who it claims",
+    )
+
+
+def audit_explicit_context(host: str, port: int, where: str, action: str) -> None:
+    """An unverified ``ssl.SSLContext`` passed in code, seen by ``install()``'s
+    ``explicit_contexts="audit"`` (or refused under ``"refuse"``)."""
+    emit(
+        "explicit_context_unverified",
+        host=host,
+        port=port,
+        reason=f"an unverified ssl.SSLContext was passed at {where}",
+        rule=None,
+        verify="disabled",
+        source=f"code {where}",
+        action=action,
     )
