@@ -384,11 +384,40 @@ def run_demo(write: Callable[[str], None] = print) -> int:
         with Client() as client:
             say.result(repr(client.get(good, context=ctx).read()))
 
+        _governed_program(say, trusting, good, wrong)
+
         write("\nDone: every server is stopped and the temporary files are removed.")
         write(
             "Next: README.md has the migration guide; `securehttp explain URL` shows your own setup."
         )
     return 0
+
+
+def _governed_program(say: _Say, policy: Any, good: str, wrong: str) -> None:
+    import urllib.error
+    import urllib.request
+
+    import securehttp
+
+    say.step(
+        "A program that never imports securehttp: install() makes urllib.request follow the policy, per host."
+    )
+    say.code(
+        'securehttp.install(securehttp.load_policy("trust.yaml"))\n'
+        f'urllib.request.urlopen("{good}").read()   # unmodified urllib code\n'
+        f'urllib.request.urlopen("{wrong}")'
+    )
+    securehttp.install(policy)
+    try:
+        with urllib.request.urlopen(good, timeout=10) as response:  # noqa: S310 - loopback
+            say.result(repr(response.read()))
+        try:
+            urllib.request.urlopen(wrong, timeout=10)  # noqa: S310 - loopback
+        except urllib.error.URLError as exc:
+            say.result(f"URLError: {exc.reason}")
+    finally:
+        securehttp.uninstall()
+    say.result("(securehttp.uninstall() puts the standard library back as it was)")
 
 
 class _ListHandler(logging.Handler):

@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from .._exceptions import CertificateError, PolicyError, SecureHTTPError
-from . import audit, check, demo, explain, get, policies, probe, scan
+from . import audit, check, demo, explain, get, policies, probe, run, scan
 from .common import EXIT_FAILURE, EXIT_USAGE, escape, scrub
 
 __all__ = ["main"]
 
 # The order commands are listed in by --help.
-_GROUPS = (explain, check, get, probe, scan, audit, policies, demo)
+_GROUPS = (explain, check, get, probe, scan, audit, policies, run, demo)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
