@@ -361,3 +361,15 @@ def test_every_mutating_method_of_a_sealed_context_refuses(ca_pem: Path) -> None
             continue
         with pytest.raises(RuntimeError):
             getattr(ctx, name)("x")
+
+
+def test_an_old_protocol_waiver_builds_its_context_without_a_deprecation_warning(
+    ca_pem: Path,
+) -> None:
+    # The waiver already warns in securehttp's words; ssl's DeprecationWarning would only
+    # point at securehttp's own line (and fail programs that turn warnings into errors).
+    decision = policy(ca_pem, min_tls="1.0", **WAIVER).resolve("localhost")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ctx = contexts.get(decision.tls)
+    assert ctx.minimum_version == ssl.TLSVersion.TLSv1

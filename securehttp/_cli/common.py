@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import argparse
 import re
-import urllib.parse
 from collections.abc import Sequence
 
+from .._hosts import redact_url
 from .._text import escape
 
 __all__ = [
@@ -62,14 +62,3 @@ def scrub(text: str, secrets: Sequence[str], *, multiline: bool = False) -> str:
 
 
 _SHORT = 6
-
-
-def redact_url(url: str) -> str:
-    """The URL with any userinfo replaced by ``***``: credentials are never printed."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return "***@" + url.rpartition("@")[2] if "@" in url else url
-    if "@" not in parts.netloc:
-        return url
-    return urllib.parse.urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
