@@ -543,7 +543,8 @@ def test_scrub_hides_long_secrets_anywhere_and_short_ones_standing_alone() -> No
         ("https://u@h.example/", "https://***@h.example/"),
         ("https://h.example/a@b", "https://h.example/a@b"),
         ("http://[::1/", "http://[::1/"),
-        ("http://u:p@[::1/", "***@[::1/"),
+        ("http://u:p@[::1/", "http://***@[::1/"),
+        ("https://user:pa/ss@h.example/", "https://***@h.example/"),
     ],
 )
 def test_redact_url(url: str, shown: str) -> None:
