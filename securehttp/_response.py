@@ -165,7 +165,13 @@ class Response(io.RawIOBase):
                     f"reading {redact_url(self.url)}: the total deadline of {watch.total:g}s passed"
                 ) from exc
             limits = watch.limits if watch is not None else None
-            raise translate(exc, self.url, limits=limits, reading_body=True) from exc
+            error = translate(exc, self.url, limits=limits, reading_body=True)
+            if isinstance(error, TimeoutError) and watch is not None and watch.expired():
+                # The read timeout, cut to what was left of the deadline, beat the watchdog.
+                raise TimeoutError(
+                    f"reading {redact_url(self.url)}: the total deadline of {watch.total:g}s passed"
+                ) from exc
+            raise error from exc
         if not data:
             self._finish()
         return data

@@ -188,6 +188,12 @@ class Transport:
                     )
                 else:
                     error = proxy_failure(exc, url, target, decision, proxy, proxy_decision)
+                if isinstance(error, TimeoutError) and watch.expired():
+                    # A socket timeout cut to what was left of the total deadline can beat the
+                    # watchdog to it: the deadline is still what ran out.
+                    raise TimeoutError(
+                        f"{redact_url(url)}: the total deadline of {limits.total:g}s passed"
+                    ) from exc
                 retryable = (
                     isinstance(error, URLError)
                     and not isinstance(error, (CertificateError, TimeoutError))
