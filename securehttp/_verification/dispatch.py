@@ -17,9 +17,9 @@ choose the trust or weaken verification is refused, because the policy decides t
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import socket
 import ssl
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -46,7 +46,8 @@ DEFAULT_PORT = 443
 
 
 class Attempt:
-    """One connection a caller is opening to ``host:port``, published for this thread."""
+    """One connection a caller is opening to ``host:port``, published for this thread or
+    asyncio task."""
 
     __slots__ = ("failure", "host", "port", "unverified")
 
@@ -56,23 +57,32 @@ class Attempt:
         self.unverified = False  # the caller's second try: use the report-only fallback
 
 
-_published = threading.local()
+# A context variable rather than a thread-local: each thread has its own, and so has each
+# asyncio task, whose TLS (anyio, asyncio) runs in memory through wrap_bio() in that task.
+_published: contextvars.ContextVar[Attempt | None] = contextvars.ContextVar(
+    "securehttp_connection_target", default=None
+)
 
 
 @contextlib.contextmanager
 def connection_target(host: str, port: int) -> Iterator[Attempt]:
     """Tell policy contexts the port that ``host`` is reached on by connections this thread
-    opens meanwhile (a proxy tunnel hides it from the socket), and let the caller run the
-    report-only fallback: when a strict handshake fails under ``verify=warn``, the context
-    sets ``attempt.failure`` and re-raises; the caller closes the socket, sets
-    ``attempt.unverified`` and connects again (it can reopen a tunnel; a context cannot)."""
+    or task opens meanwhile (a proxy tunnel hides it from the socket, TLS in memory has no
+    socket), and let the caller run the report-only fallback: when a strict handshake fails
+    under ``verify=warn``, the context sets ``attempt.failure`` and the failure is raised;
+    the caller closes the connection, sets ``attempt.unverified`` and connects again (it can
+    reopen a tunnel; a context cannot)."""
     attempt = Attempt(host, port)
-    previous = getattr(_published, "attempt", None)
-    _published.attempt = attempt
+    token = _published.set(attempt)
     try:
         yield attempt
     finally:
-        _published.attempt = previous
+        _published.reset(token)
+
+
+def _published_for(name: str) -> Attempt | None:
+    attempt = _published.get()
+    return attempt if attempt is not None and attempt.host == name else None
 
 
 class PolicyContext(STDLIB_CONTEXT):  # type: ignore[misc, valid-type]
@@ -114,9 +124,7 @@ class PolicyContext(STDLIB_CONTEXT):  # type: ignore[misc, valid-type]
             raise ValueError("a securehttp policy context is for the client side only")
         name = _name(server_hostname)
         peer = _peer(sock)
-        attempt: Attempt | None = getattr(_published, "attempt", None)
-        if attempt is not None and attempt.host != name:
-            attempt = None
+        attempt = _published_for(name)
         if attempt is not None:
             port = attempt.port
         elif isinstance(peer, tuple):
@@ -163,14 +171,24 @@ class PolicyContext(STDLIB_CONTEXT):  # type: ignore[misc, valid-type]
         if server_side:
             raise ValueError("a securehttp policy context is for the client side only")
         name = _name(server_hostname)
-        # TLS in memory tells no port: name rules apply, as for the HTTPS default port.
-        target = target_for(name, DEFAULT_PORT)
+        attempt = _published_for(name)
+        # TLS in memory tells no port: unless the caller published it, name rules apply, as
+        # for the HTTPS default port.
+        target = target_for(name, DEFAULT_PORT if attempt is None else attempt.port)
         decision = self._resolve(target)
-        strict, _ = contexts_for(decision)
+        strict, fallback = contexts_for(decision)
         check = ConnectionCheck(target.host, target.port, decision, False, target.is_ip)
+        if fallback is not None and attempt is not None and attempt.unverified:
+            # The caller's second try after a strict failure (report-only); never resuming
+            # a session, which the failed handshake did not verify.
+            conn = fallback.wrap_bio(incoming, outgoing, server_hostname=name)
+            attach(conn, HandshakeCheck(check, False, attempt.failure, reconnects=True))
+            return conn
         conn = strict.wrap_bio(incoming, outgoing, server_hostname=name, session=session)
         verified = decision.verify is not Verify.DISABLED
-        attach(conn, HandshakeCheck(check, verified, None, reconnects=False))
+        # With a published attempt under report-only, the caller reconnects after a failure.
+        retry = attempt if fallback is not None else None
+        attach(conn, HandshakeCheck(check, verified, None, retry is not None, retry))
         return conn
 
     # --- writes: the policy decides verification ------------------------------------------

@@ -20,6 +20,7 @@ from .sessions import offer
 
 if TYPE_CHECKING:
     from .checks import ConnectionCheck
+    from .dispatch import Attempt
 
 __all__ = ["CheckedObject", "CheckedSocket", "HandshakeCheck", "attach"]
 
@@ -32,13 +33,21 @@ class HandshakeCheck:
     """The seam's :class:`ConnectionCheck` for one connection, with what the handshake knew:
     whether strict verification ran, and why it failed when the report-only fallback ran."""
 
-    __slots__ = ("check", "failure", "reconnects", "verified")
+    __slots__ = ("attempt", "check", "failure", "reconnects", "verified")
 
     def __init__(
-        self, check: ConnectionCheck, verified: bool, failure: str | None, reconnects: bool
+        self,
+        check: ConnectionCheck,
+        verified: bool,
+        failure: str | None,
+        reconnects: bool,
+        attempt: Attempt | None = None,
     ) -> None:
         self.check, self.verified, self.failure = check, verified, failure
         self.reconnects = reconnects  # whether the caller runs the report-only fallback
+        # The caller's published attempt, told why a strict handshake failed so that it
+        # can connect again (TLS in memory fails after wrap_bio() has returned).
+        self.attempt = attempt
 
     def passed(self, conn: TLSConnection) -> None:
         self.check(conn, self.verified, self.failure)
@@ -48,9 +57,11 @@ class HandshakeCheck:
         cannot open one (TLS in memory, as asyncio and anyio do it, or a socket wrapped before
         it connected) the host fails closed - with the audit event, so that it is counted."""
         check = self.check
+        reason = exc.verify_message or str(exc)
+        if self.attempt is not None:
+            self.attempt.failure = reason
         if self.reconnects or check.decision.verify is not Verify.WARN:
             return
-        reason = exc.verify_message or str(exc)
         audit_report_only(
             check.host,
             check.port,
