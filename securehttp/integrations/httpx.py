@@ -54,6 +54,9 @@ from ._decide import Deciding, certificate_error
 __all__ = ["AsyncPolicyTransport", "PolicyTransport"]
 
 _INNER = 32
+_PORTS = {"http": 80, "https": 443}
+# httpx.HTTPTransport's own default.
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 # Whether the connection being opened reached the origin's handshake: a TLS failure before
 # it was the https:// proxy's (which httpx reports the same way).
 _origin_reached: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar(
@@ -163,11 +166,6 @@ class _Transports(Generic[_Inner]):
             inner = list(self._inner.values())
             self._inner.clear()
         return inner
-
-
-_PORTS = {"http": 80, "https": 443}
-# httpx.HTTPTransport's own default.
-DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
 
 def _options(
