@@ -25,6 +25,8 @@ from securehttp import (
     Policy,
     PolicyWarning,
 )
+from securehttp._process import reset_process_state
+from securehttp._sources import files
 from securehttp._verification import contexts_for
 from securehttp.integrations.requests import PolicyAdapter, Session
 
@@ -253,6 +255,32 @@ def test_explicit_session_verify_beats_requests_ca_bundle(
         plain.verify = False
         with pytest.raises(requests.exceptions.SSLError):
             plain.get(untrusted_server.url("/"))
+
+
+def test_a_bundle_variable_set_after_the_policy_was_read_is_still_the_environments(
+    good_server: Any,
+    ca_pem: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    write_policy: Callable[..., Path],
+) -> None:
+    with Session() as session:
+        with pytest.raises(requests.exceptions.SSLError):
+            session.get(good_server.url("/"))  # the process default is read now
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_pem))
+        assert session.get(good_server.url("/")).status_code == 200
+    # The twin: a locked process policy refuses it, as it refuses the variable itself.
+    reset_process_state()
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    monkeypatch.setattr(files, "SYSTEM_POLICY", str(write_policy("version: 1\nlock: true\n")))
+    with Session() as session:
+        with pytest.raises(requests.exceptions.SSLError):
+            session.get(good_server.url("/"))
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_pem))
+        with (
+            pytest.warns(PolicyWarning),
+            pytest.raises(requests.exceptions.SSLError, match="lock: true"),
+        ):
+            session.get(good_server.url("/"))
 
 
 def test_verify_names_a_ca_bundle_for_the_request(

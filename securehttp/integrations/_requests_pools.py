@@ -89,8 +89,24 @@ _key: Any = functools.partial(_default_key_normalizer, GovernedPoolKey)  # type:
 
 
 def govern(manager: PoolManager) -> PoolManager:
-    """Make ``manager`` (a PoolManager or ProxyManager) key its HTTPS pools by a
-    :class:`Governance` and build :class:`GovernedPool` s."""
+    """Make ``manager`` (a PoolManager, ProxyManager or SOCKSProxyManager) key its HTTPS pools
+    by a :class:`Governance` and build :class:`GovernedPool` s."""
+    pool = GovernedPool
+    if type(manager).__name__ == "SOCKSProxyManager":
+        pool = _socks_pool()  # requests' SOCKS support (PySocks): the origin's TLS is ours
     manager.key_fn_by_scheme = {**manager.key_fn_by_scheme, "https": _key}
-    manager.pool_classes_by_scheme = {**manager.pool_classes_by_scheme, "https": GovernedPool}
+    manager.pool_classes_by_scheme = {**manager.pool_classes_by_scheme, "https": pool}
     return manager
+
+
+@functools.cache
+def _socks_pool() -> type[GovernedPool]:
+    from urllib3.contrib.socks import SOCKSConnection  # needs PySocks: only when in use
+
+    class GovernedSOCKSConnection(SOCKSConnection, GovernedConnection):
+        pass
+
+    class GovernedSOCKSPool(GovernedPool):
+        ConnectionCls = GovernedSOCKSConnection  # type: ignore[assignment]
+
+    return GovernedSOCKSPool

@@ -111,22 +111,26 @@ class PolicyAdapter(HTTPAdapter):
     def decide(self, url: str, *, verify: bool | str | None = True, cert: Any = None) -> Decision:
         """The decision a request to ``url`` with these ``verify``/``cert`` arguments would
         be verified by (no I/O); CertificateError if ``lock`` refuses them."""
-        return self._deciding.decide(split_url(url), self._override(verify, cert))
+        target = split_url(url)
+        return self._deciding.decide(target, self._override(verify, cert, target))
 
-    def _override(self, verify: Any, cert: Any) -> Override:
+    def _override(self, verify: Any, cert: Any, target: Target) -> Override:
         settings: list[tuple[str, object, str]] = []
         if verify is False:
             settings.append(("verify", Verify.DISABLED, "requests verify=False"))
         elif isinstance(verify, (str, os.PathLike)):
             path = os.fspath(verify)
-            if not any(path and path == os.environ.get(name) for name in _ENV_BUNDLES):
-                if not os.path.exists(path):
-                    # requests' own error and message, so its callers see no difference.
-                    raise OSError(
-                        f"Could not find a suitable TLS CA certificate bundle, invalid path: {path}"
-                    )
-                trust = (os.path.abspath(path),)
+            if not os.path.exists(path):
+                # requests' own error and message, so its callers see no difference.
+                raise OSError(
+                    f"Could not find a suitable TLS CA certificate bundle, invalid path: {path}"
+                )
+            trust = (os.path.abspath(path),)
+            source = self._environment_bundle(path, trust, target)
+            if source is None:
                 settings.append(("trust", trust, f"requests verify={path!r}"))
+            elif source:
+                settings.append(("trust", trust, source))
         elif verify is not True and verify is not None:
             raise TypeError(
                 f"verify must be True, False or the path of a CA bundle, "
@@ -136,6 +140,22 @@ class PolicyAdapter(HTTPAdapter):
             settings.append(("client_cert", _client_cert(cert), f"requests cert={cert!r}"))
         return tuple(settings)
 
+    def _environment_bundle(self, path: str, trust: tuple[str, ...], target: Target) -> str | None:
+        """For a ``verify`` string that is requests' reading of ``REQUESTS_CA_BUNDLE`` or
+        ``CURL_CA_BUNDLE``: ``""`` when the policy already has it (the process default's
+        environment layer) or ignores the environment (a policy in code), the source to name
+        when the variable changed after the process default read it; None for any other
+        string, which is the request's own."""
+        name = next((n for n in _ENV_BUNDLES if os.environ.get(n) == path), None)
+        if name is None:
+            return None
+        if self._policy is not None:
+            return ""
+        decision = self._deciding.decide(target)
+        if trust[0] in decision.trust or path in decision.trust:
+            return ""
+        return f"env {name}={path} (read by requests)"
+
     def _plan(
         self, request: requests.PreparedRequest, verify: Any, cert: Any, proxies: Any
     ) -> _Plan:
@@ -144,7 +164,7 @@ class PolicyAdapter(HTTPAdapter):
             target = split_url(url)
         except ValueError as exc:
             raise InvalidURL(str(exc), request=request) from None
-        decision = self._deciding.decide(target, self._override(verify, cert))
+        decision = self._deciding.decide(target, self._override(verify, cert, target))
         proxy_url = select_proxy(url, proxies)
         proxy_target = proxy_decision = None
         if proxy_url:
@@ -283,7 +303,8 @@ class Session(requests.Session):
             verify,
             cert,
         )
-        settings["verify"] = self.verify if verify is None else verify
+        if verify is None and self.verify is not True:
+            settings["verify"] = self.verify  # not the variable's bundle (requests#3829)
         return settings
 
     def decide(self, url: str, *, verify: bool | str | None = None, cert: Any = None) -> Decision:
