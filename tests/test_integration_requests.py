@@ -179,10 +179,14 @@ def test_the_trap_it_avoids_a_plain_adapter_loads_certifi_into_a_given_context(
 
 
 def test_verify_false_is_a_named_per_request_weakening(
-    session: Session, untrusted_server: Any
+    session: Session, untrusted_server: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="securehttp.audit")
     with pytest.warns(InsecureRequestWarning, match="disabled by requests verify=False"):
         assert session.get(untrusted_server.url("/"), verify=False).status_code == 200
+    (event,) = audit_events(caplog)
+    assert event["source"] == "requests verify=False"
+    assert (event["host"], event["port"]) == ("127.0.0.1", untrusted_server.port)
     decision = session.decide(untrusted_server.url("/"), verify=False)
     assert decision.verify is securehttp.Verify.DISABLED
     assert decision.sources["verify"] == "requests verify=False"
@@ -201,7 +205,10 @@ def test_session_verify_false_is_the_same_weakening(
         assert session.get(untrusted_server.url("/")).status_code == 200
 
 
-def test_verify_false_is_refused_under_a_lock(untrusted_server: Any, ca_pem: Path) -> None:
+def test_verify_false_is_refused_under_a_lock(
+    untrusted_server: Any, ca_pem: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="securehttp.audit")
     locked = Policy.from_dict(
         {"version": 1, "lock": True, "defaults": {"trust": str(ca_pem)}}, source="locked.yaml"
     )
@@ -214,6 +221,9 @@ def test_verify_false_is_refused_under_a_lock(untrusted_server: Any, ca_pem: Pat
         cause = info.value.__cause__
         assert isinstance(cause, CertificateError)
         assert "locked.yaml" in str(cause)
+        (event,) = audit_events(caplog)
+        assert event["source"] == "requests verify=False"
+        assert "locked.yaml" in event["reason"]
         session.verify = False
         with pytest.raises(requests.exceptions.SSLError, match="lock: true"):
             session.get(untrusted_server.url("/"))
