@@ -72,8 +72,11 @@ class _PKI:
             .sign(self.ca_key, hashes.SHA256())
         )
 
-    def leaf(self, names: list[str], *, expired: bool = False) -> tuple[bytes, bytes, str]:
-        """(cert PEM, key PEM, its sha256/ SPKI pin)."""
+    def leaf(
+        self, names: list[str], *, expired: bool = False, authority_key_id: bool = True
+    ) -> tuple[bytes, bytes, str]:
+        """(cert PEM, key PEM, its sha256/ SPKI pin).  Without ``authority_key_id`` the leaf
+        fails OpenSSL's strict X.509 checks and passes without them."""
         import ipaddress
 
         from cryptography.hazmat.primitives import serialization
@@ -92,7 +95,7 @@ class _PKI:
             if expired
             else self.now + datetime.timedelta(days=2)
         )
-        cert = (
+        builder = (
             x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(self._oid.COMMON_NAME, names[0])]))
             .issuer_name(self.ca_name)
@@ -102,12 +105,13 @@ class _PKI:
             .not_valid_after(end)
             .add_extension(x509.SubjectAlternativeName(sans), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
+        )
+        if authority_key_id:
+            builder = builder.add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self.ca_key.public_key()),
                 critical=False,
             )
-            .sign(self.ca_key, self._hashes.SHA256())
-        )
+        cert = builder.sign(self.ca_key, self._hashes.SHA256())
         spki = key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
