@@ -35,19 +35,35 @@ from .integrations.install import install, installed, uninstall
 
 _OPENER_NAMES = frozenset({"HTTPHandler", "HTTPSHandler", "build_opener", "install_opener"})
 
+if _typing.TYPE_CHECKING:
+    import urllib.request
 
-def __getattr__(name: str) -> _typing.Any:
-    # `Request` and the opener machinery subclass urllib.request's classes, whose import
-    # costs more than the rest of securehttp: they are loaded on first use (PEP 562).
-    if name == "Request":
-        from ._urlopen import _request_class
+    from ._handlers import HTTPHandler as HTTPHandler
+    from ._handlers import HTTPSHandler as HTTPSHandler
+    from ._handlers import build_opener as build_opener
+    from ._handlers import install_opener as install_opener
 
-        return _request_class()
-    if name in _OPENER_NAMES:
-        from . import _handlers
+    class Request(urllib.request.Request):
+        """``urllib.request.Request`` under securehttp's name; either class is accepted."""
 
-        return getattr(_handlers, name)
-    raise AttributeError(f"module 'securehttp' has no attribute {name!r}")
+else:
+    # At run time `Request` and the opener machinery are loaded on first use (PEP 562):
+    # they subclass urllib.request's classes, whose import costs more than the rest of
+    # securehttp (SPEC §12).  Type checkers see the names above and no module __getattr__,
+    # so a misspelt name is an error for them, not an Any.
+    def __getattr__(name: str) -> object:
+        if name == "Request":
+            from ._urlopen import _request_class
+
+            return _request_class()
+        if name in _OPENER_NAMES:
+            from . import _handlers
+
+            return getattr(_handlers, name)
+        raise AttributeError(f"module 'securehttp' has no attribute {name!r}")
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), "Request", *_OPENER_NAMES})
 
 
 __all__ = [

@@ -26,8 +26,10 @@ def test_request_is_urllibs_request_class() -> None:
     assert securehttp.Request is securehttp.Request
     import pytest
 
-    with pytest.raises(AttributeError):
-        securehttp.NoSuchName  # noqa: B018 - the attribute access is the test
+    misspelt = "Clinet"  # a variable: mypy rejects securehttp.Clinet, as it should
+    with pytest.raises(AttributeError, match="no attribute 'Clinet'"):
+        getattr(securehttp, misspelt)
+    assert "Request" in dir(securehttp)
 
 
 def test_error_tree() -> None:

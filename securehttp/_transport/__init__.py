@@ -13,6 +13,8 @@ from __future__ import annotations
 import functools
 import ssl
 import urllib.parse
+from collections.abc import Iterator
+from typing import Protocol
 
 import urllib3
 from urllib3.connectionpool import HTTPConnectionPool
@@ -31,6 +33,16 @@ __all__ = ["DEFAULT_RETRIES", "Transport", "discard_body"]
 
 DEFAULT_RETRIES = 2
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
+
+
+class Streamed(Protocol):
+    """A request body sent as it is read (``securehttp._request.Stream``)."""
+
+    def __iter__(self) -> Iterator[bytes]: ...
+
+    def rewind(self) -> bool:
+        """Make it ready to be sent again; False when it cannot be (a generator once
+        started): the request is then never retried."""
 
 
 class Transport:
@@ -118,7 +130,7 @@ class Transport:
         target: Target,
         url: str,
         method: str,
-        data: bytes | None,
+        data: bytes | Streamed | None,
         headers: dict[str, str],
         limits: Timeout,
         watch: Watch,
@@ -199,11 +211,15 @@ class Transport:
                     and not isinstance(error, (CertificateError, TimeoutError))
                     and is_connection_error(exc)
                 )
-                if not retryable or attempt + 1 == attempts:
+                if not retryable or attempt + 1 == attempts or not _rewound(data):
                     raise error from exc
             finally:
                 current_watch.watch = None
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _rewound(data: bytes | Streamed | None) -> bool:
+    return data is None or isinstance(data, bytes) or data.rewind()
 
 
 @functools.lru_cache(maxsize=64)
