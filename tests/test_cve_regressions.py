@@ -4,6 +4,7 @@ condition of the advisory and asserts the safe outcome."""
 
 from __future__ import annotations
 
+import base64
 import json
 import ssl
 import time
@@ -324,5 +325,8 @@ def test_url_credentials_never_appear_in_errors_or_reprs(
         with client.get(ok) as response:
             assert "s3cret" not in repr(response)
             assert response.read() == b"hello\n"
-    # Credentials in the URL are never sent either: no Authorization appears on the wire.
-    assert all("Authorization" not in headers for _, _, headers in good_server.httpd.requests)
+    # URL userinfo is Basic authentication for its own origin (SPEC §1) and nothing else:
+    # every request here stayed on that origin, and the URL sent holds no userinfo.
+    basic = "Basic " + base64.b64encode(b"alice:s3cret").decode()
+    assert {headers.get("Authorization") for _, _, headers in good_server.httpd.requests} == {basic}
+    assert all("s3cret" not in path for _, path, _ in good_server.httpd.requests)
