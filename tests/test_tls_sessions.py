@@ -54,6 +54,20 @@ def test_a_new_connection_resumes_the_session_of_the_last(good_server: Any, ca_p
     assert good_server.httpd.resumed == 2
 
 
+def test_a_server_that_closes_the_connection_still_gives_its_session(
+    good_server: Any, ca_pem: Path
+) -> None:
+    # "Connection: close" from the server makes http.client drop the socket as soon as the
+    # headers are in - before the session could be taken from it (nginx's usual answer).
+    with Client(trust(ca_pem)) as client:
+        for _ in range(3):
+            with client.get(good_server.url("/close")) as response:
+                assert response.read() == b"bye\n"
+    good_server.settle(3)
+    assert good_server.handshakes == 3
+    assert good_server.httpd.resumed == 2
+
+
 def test_twin_tls_resumption_false_never_resumes(good_server: Any, ca_pem: Path) -> None:
     with Client(trust(ca_pem), tls_resumption=False) as client:
         for _ in range(3):

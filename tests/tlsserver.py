@@ -104,6 +104,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             pong = b"<?xml version='1.0'?><methodResponse><params><param><value>"
             pong += b"<string>pong</string></value></param></params></methodResponse>"
             self._send(200, pong, {"Content-Type": "text/xml"})
+        elif parts.path == "/close":
+            # The server ends the connection and says so: http.client lets go of the socket.
+            self.close_connection = True
+            self._send(200, b"bye\n", {"Connection": "close"})
         elif parts.path == "/big":
             self._send(200, b"x" * int(query.get("size", "65536")))
         else:

@@ -45,10 +45,13 @@ class Connection(HTTPSConnection):
             resumption.enabled = True
 
     def getresponse(self) -> Any:
+        # http.client lets go of the socket when the server says "Connection: close": take
+        # it first.  A TLS 1.3 ticket arrives after the handshake, so the session is
+        # complete only once the response headers are in.
+        sock = self.sock
         response = super().getresponse()
-        # A TLS 1.3 ticket arrives after the handshake: the session is complete only now.
         if self._resume:
-            keep(self.sock)
+            keep(sock)
         return response
 
     def _connect(self) -> None:

@@ -121,7 +121,10 @@ def keep(sock: object) -> None:
     key: Key | None = sock.__dict__.pop(_KEY, None)  # once per connection
     if key is None or not sessions.wants(key, bool(sock.session_reused)):
         return
-    session = sock.session
+    try:
+        session = sock.session
+    except (OSError, ValueError):  # closed under us: nothing to keep
+        return
     if session is not None and (session.has_ticket or session.id):
         get_chain = getattr(sock, "get_verified_chain", None)  # Python 3.13+
         chain = tuple(bytes(der) for der in get_chain()) if get_chain is not None else ()
