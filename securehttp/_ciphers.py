@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_SECURITY_LEVEL",
     "check_ciphers",
     "effective_ciphers",
+    "forbidden_name",
     "forbidden_suites",
     "lowers_security_level",
 ]
@@ -44,6 +45,16 @@ def effective_ciphers(ciphers: str) -> str:
     return f"{ciphers}:{ALWAYS_EXCLUDED}"
 
 
+_FORBIDDEN_WORDS = ("NULL", "EXP", "RC4", "DES", "MD5", "PSK", "SRP", "ADH", "AECDH")
+
+
+def forbidden_name(name: str) -> bool:
+    """Whether an OpenSSL suite name is one no policy may allow (anonymous key exchange,
+    no encryption, export, RC4, DES, MD5, PSK, SRP): checked on every negotiated suite."""
+    upper = name.upper()
+    return any(word in upper for word in _FORBIDDEN_WORDS)
+
+
 def forbidden_suites(ctx: ssl.SSLContext) -> list[str]:
     """Names of the suites ``ctx`` would offer that no policy may allow (an empty list is the
     only acceptable answer; checked again on every built context, to fail closed)."""
@@ -56,7 +67,7 @@ def forbidden_suites(ctx: ssl.SSLContext) -> list[str]:
             or suite.get("symmetric") in (None, "null")
             or "Enc=None" in description
             or "Au=None" in description
-            or any(word in name for word in ("NULL", "EXP", "RC4", "DES", "MD5", "PSK", "SRP"))
+            or forbidden_name(name)
         ):
             bad.append(suite["name"])
     return bad

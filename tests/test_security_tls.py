@@ -373,3 +373,17 @@ def test_an_old_protocol_waiver_builds_its_context_without_a_deprecation_warning
         warnings.simplefilter("error")
         ctx = contexts.get(decision.tls)
     assert ctx.minimum_version == ssl.TLSVersion.TLSv1
+
+
+def test_no_context_negotiates_an_anonymous_suite_not_even_a_callers() -> None:
+    # A caller's context is used as given (PEP 476), but the suite the server chose is still
+    # checked: an anonymous or unencrypted one never carries a request.
+    mine = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    mine.check_hostname = False
+    mine.verify_mode = ssl.CERT_NONE
+    mine.maximum_version = ssl.TLSVersion.TLSv1_2
+    mine.set_ciphers("aNULL:@SECLEVEL=0")
+    with serve(_anonymous_server(), name="localhost") as server, Client() as client:
+        with pytest.raises(CertificateError, match="never used"):
+            client.get(server.url("/"), context=mine)
+        assert server.httpd.requests == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import Callable
 
+from .._ciphers import forbidden_name
 from .._exceptions import CertificateError, PinMismatchError
 from .._model import Decision, Verify
 from .contexts import check_unchanged, contexts
@@ -50,6 +51,9 @@ class ConnectionCheck:
                 if not sock.getpeercert():
                     raise self._refuse("the server's certificate was not verified")
                 verified = True
+        suite = sock.cipher()
+        if suite is not None and forbidden_name(suite[0]):
+            raise self._refuse(f"the server chose the cipher suite {suite[0]}, which is never used")
         if failure is not None:
             warn_insecure(
                 self.host,
