@@ -213,7 +213,10 @@ def test_session_verify_false_is_the_same_weakening(
 
 
 def test_verify_false_is_refused_under_a_lock(
-    untrusted_server: Any, ca_pem: Path, caplog: pytest.LogCaptureFixture
+    untrusted_server: Any,
+    ca_pem: Path,
+    caplog: pytest.LogCaptureFixture,
+    make_server: Callable[..., Any],
 ) -> None:
     caplog.set_level(logging.WARNING, logger="securehttp.audit")
     locked = Policy.from_dict(
@@ -235,6 +238,10 @@ def test_verify_false_is_refused_under_a_lock(
         with pytest.raises(requests.exceptions.SSLError, match="lock: true"):
             session.get(untrusted_server.url("/"))
     assert untrusted_server.connections == 0  # refused before connecting
+    # The twin: to a plain http:// URL, verify=False means nothing and is not refused.
+    plain = make_server()
+    with Session(locked) as session:
+        assert session.get(plain.url("/"), verify=False).text == "hello\n"
 
 
 def test_a_locked_process_policy_refuses_verify_false_too(

@@ -164,7 +164,9 @@ class PolicyAdapter(HTTPAdapter):
             target = split_url(url)
         except ValueError as exc:
             raise InvalidURL(str(exc), request=request) from None
-        decision = self._deciding.decide(target, self._override(verify, cert, target))
+        # verify= and cert= mean nothing to plain http:// (requests ignores them there too).
+        override = self._override(verify, cert, target) if target.scheme == "https" else ()
+        decision = self._deciding.decide(target, override)
         proxy_url = select_proxy(url, proxies)
         proxy_target = proxy_decision = None
         if proxy_url:
