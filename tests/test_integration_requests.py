@@ -506,6 +506,9 @@ def test_a_pickled_session_keeps_its_policy_adapter(
     with pytest.raises(requests.exceptions.SSLError):
         copy.get(untrusted_server.url("/"))
     copy.close()
+    # The twin: with a policy in code, pickling refuses rather than lose the policy.
+    with Session(Policy.from_dict({})) as session, pytest.raises(TypeError, match="policy"):
+        pickle.dumps(session)
 
 
 def test_the_pre_2_32_2_hook_also_gets_the_policy_context(

@@ -99,6 +99,16 @@ class PolicyAdapter(HTTPAdapter):
         deciding = self._deciding
         self._proxy_context = PolicyContext(lambda target: deciding.decide(target), deciding.label)
 
+    def __getstate__(self) -> dict[str, Any]:
+        if self._policy is not None:
+            # Pickled without it, the copy would follow the process default instead.
+            raise TypeError(
+                "a PolicyAdapter with a policy in code cannot be pickled; make a new one "
+                "with the same policy where it is needed"
+            )
+        state: dict[str, Any] = super().__getstate__()
+        return state
+
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._setup(state.get("_policy"))
         super().__setstate__(state)
