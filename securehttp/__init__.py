@@ -31,9 +31,9 @@ from ._response import Response
 from ._urlopen import urlopen
 from ._verification import policy_context
 from ._version import __version__ as __version__
-from .integrations.install import install, installed, uninstall
 
 _OPENER_NAMES = frozenset({"HTTPHandler", "HTTPSHandler", "build_opener", "install_opener"})
+_INSTALL_NAMES = frozenset({"install", "installed", "uninstall"})
 
 if _typing.TYPE_CHECKING:
     import urllib.request
@@ -42,6 +42,9 @@ if _typing.TYPE_CHECKING:
     from ._handlers import HTTPSHandler as HTTPSHandler
     from ._handlers import build_opener as build_opener
     from ._handlers import install_opener as install_opener
+    from .integrations.install import install as install
+    from .integrations.install import installed as installed
+    from .integrations.install import uninstall as uninstall
 
     class Request(urllib.request.Request):
         """``urllib.request.Request`` under securehttp's name; either class is accepted."""
@@ -60,10 +63,14 @@ else:
             from . import _handlers
 
             return getattr(_handlers, name)
+        if name in _INSTALL_NAMES:  # patching the process is rare: kept off the import path
+            from .integrations import install
+
+            return getattr(install, name)
         raise AttributeError(f"module 'securehttp' has no attribute {name!r}")
 
     def __dir__() -> list[str]:
-        return sorted({*globals(), "Request", *_OPENER_NAMES})
+        return sorted({*globals(), "Request", *_OPENER_NAMES, *_INSTALL_NAMES})
 
 
 __all__ = [

@@ -33,10 +33,10 @@ import os
 import re
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Literal
 
 from ._exceptions import PolicyError, PolicyWarning, ProxyError
+from ._frozen import Record
 from ._hosts import HostIndex, HostPattern, Target, normalize_host
 from ._warn import warn
 
@@ -65,19 +65,30 @@ _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]{0,30})://")
 _REFUSED_IN_URL = re.compile(r"[\x00-\x20\x7f\\]")
 
 
-@dataclass(frozen=True, repr=False)
-class ProxyURL:
+class ProxyURL(Record):
     """An ``http://`` or ``https://`` proxy: canonical host, port, and credentials.
 
     The credentials are compared and hashed (a connection authenticated as one user must
     never serve another) but never shown: ``str`` is ``http://***@proxy.corp:3128``.
     """
 
+    __slots__ = ("host", "password", "port", "scheme", "username")
+    _fields = ("scheme", "host", "port", "username", "password")
     scheme: str
     host: str
     port: int
-    username: str | None = None
-    password: str | None = None
+    username: str | None
+    password: str | None
+
+    def __init__(
+        self,
+        scheme: str,
+        host: str,
+        port: int,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        self._init(scheme=scheme, host=host, port=port, username=username, password=password)
 
     @property
     def url(self) -> str:
@@ -106,8 +117,7 @@ class ProxyURL:
         return f"ProxyURL({self.display!r})"
 
 
-@dataclass(frozen=True, repr=False)
-class Route:
+class Route(Record):
     """One request's route: direct, through ``proxy``, or ``refused`` (an unusable proxy).
 
     ``source`` says where the route came from, as a person reads it.  It is left out of
@@ -115,9 +125,19 @@ class Route:
     the credentials included, takes part (pools are keyed by routes).
     """
 
-    proxy: ProxyURL | None = None
-    refused: str | None = None
-    source: str = field(default=DEFAULT_SOURCE, compare=False)
+    __slots__ = ("proxy", "refused", "source")
+    _fields = ("proxy", "refused")  # not ``source``: it changes nothing on the wire
+    proxy: ProxyURL | None
+    refused: str | None
+    source: str
+
+    def __init__(
+        self,
+        proxy: ProxyURL | None = None,
+        refused: str | None = None,
+        source: str = DEFAULT_SOURCE,
+    ) -> None:
+        self._init(proxy=proxy, refused=refused, source=source)
 
     @property
     def is_direct(self) -> bool:
@@ -143,14 +163,24 @@ class Route:
         return f"Route({str(self)!r})"
 
 
-@dataclass(frozen=True, eq=False)
 class NoProxy:
-    """A parsed ``no_proxy`` list: which targets bypass the proxy, and by which entry."""
+    """A parsed ``no_proxy`` list: which targets bypass the proxy, and by which entry.
+    Compared by identity (as it was built from one variable's text)."""
 
-    text: str
-    source: str
-    everything: bool = False
-    index: HostIndex[str] = field(default_factory=lambda: HostIndex([]), repr=False)
+    __slots__ = ("everything", "index", "source", "text")
+
+    def __init__(
+        self,
+        text: str,
+        source: str,
+        everything: bool = False,
+        index: HostIndex[str] | None = None,
+    ) -> None:
+        self.text, self.source, self.everything = text, source, everything
+        self.index: HostIndex[str] = HostIndex([]) if index is None else index
+
+    def __repr__(self) -> str:
+        return f"NoProxy(text={self.text!r}, source={self.source!r})"
 
     def match(self, target: Target) -> str | None:
         """The entry that sends ``target`` direct, or None.  No DNS: names match names."""
@@ -159,13 +189,17 @@ class NoProxy:
         return self.index.lookup(target.host, target.port, target.is_ip)
 
 
-@dataclass(frozen=True)
-class ProxyConfig:
+class ProxyConfig(Record):
     """The route for each target scheme before ``no_proxy``, and the ``no_proxy`` list."""
 
+    __slots__ = ("http", "https", "no_proxy")
+    _fields = __slots__
     http: Route
     https: Route
-    no_proxy: NoProxy | None = None
+    no_proxy: NoProxy | None
+
+    def __init__(self, http: Route, https: Route, no_proxy: NoProxy | None = None) -> None:
+        self._init(http=http, https=https, no_proxy=no_proxy)
 
 
 def route_for(target: Target, config: ProxyConfig) -> Route:

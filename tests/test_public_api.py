@@ -14,6 +14,7 @@ def test_all_is_sorted_and_complete() -> None:
     public -= {"integrations"}  # the subpackage (securehttp.integrations.requests, ...)
     # Made on first use, to keep urllib.request off the import path.
     lazy = {"Request", "HTTPHandler", "HTTPSHandler", "build_opener", "install_opener"}
+    lazy |= {"install", "installed", "uninstall"}
     assert set(securehttp.__all__) == public | lazy
     for name in securehttp.__all__:
         assert getattr(securehttp, name) is not None
