@@ -219,7 +219,8 @@ class Client(Verbs):
         policy: Policy | None,
         redirect: bool,
     ) -> Response:
-        method, url, target, headers, body = outgoing
+        method, url, target = outgoing.method, outgoing.url, outgoing.target
+        headers, body = outgoing.headers, outgoing.body
         first: Hop | None = None
         for _ in range(MAX_REDIRECTS + 1):
             decision, route, proxy_decision = self._route(target, policy, context)

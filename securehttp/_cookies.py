@@ -11,7 +11,6 @@ only when cookies are asked for.
 
 from __future__ import annotations
 
-import re
 import urllib.parse
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -20,8 +19,6 @@ if TYPE_CHECKING:
     import http.cookiejar
 
 __all__ = ["Cookies", "cookie_jar"]
-
-_PORT = re.compile(r":\d+\Z")
 
 
 def cookie_jar(cookies: object) -> http.cookiejar.CookieJar | None:
@@ -77,7 +74,10 @@ class Hop:
     @property
     def origin_req_host(self) -> str:
         # The jar's own request_host(): the host without its port, lower case.
-        return self._origin if self._origin is not None else _PORT.sub("", self.host).lower()
+        if self._origin is not None:
+            return self._origin
+        host, colon, port = self.host.rpartition(":")
+        return (host if colon and port.isdigit() else self.host).lower()
 
     def get_full_url(self) -> str:
         return self._url

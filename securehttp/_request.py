@@ -14,7 +14,7 @@ import json as jsonlib
 import re
 import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import NamedTuple, Protocol, TypeAlias, cast
+from typing import TYPE_CHECKING, Protocol, TypeAlias, cast
 
 from ._hosts import Target, split_url
 from ._version import __version__
@@ -38,13 +38,14 @@ CHUNK = 65536  # how much of a file body is read per send
 
 FORBIDDEN = re.compile(r"[\x00\r\n]")
 TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
-_AUTHORITY = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)")
 
 
-class SupportsRead(Protocol):
-    """A binary file: what ``open(path, "rb")``, ``io.BytesIO`` and sockets' files are."""
+if TYPE_CHECKING:
 
-    def read(self, size: int = ..., /) -> bytes: ...
+    class SupportsRead(Protocol):
+        """A binary file: what ``open(path, "rb")``, ``io.BytesIO`` and sockets' files are."""
+
+        def read(self, size: int = ..., /) -> bytes: ...
 
 
 ParamValue: TypeAlias = str | int | float
@@ -52,19 +53,30 @@ Params: TypeAlias = (
     Mapping[str, ParamValue | Sequence[ParamValue] | None] | Iterable[tuple[str, ParamValue]]
 )
 JSON: TypeAlias = bool | int | float | str | Sequence["JSON"] | Mapping[str, "JSON"] | None
-Body: TypeAlias = bytes | bytearray | memoryview | str | SupportsRead | Iterable[bytes]
+Body: TypeAlias = "bytes | bytearray | memoryview | str | SupportsRead | Iterable[bytes]"
 Auth: TypeAlias = tuple[str, str]
 
 
-class Outgoing(NamedTuple):
+class Outgoing:
     """One prepared request: ``url`` has no userinfo (it became ``Authorization``) and holds
-    the merged query; ``headers`` are merged case-insensitively, later layers winning."""
+    the merged query; ``headers`` are merged case-insensitively, later layers winning.
+    (A plain class: defining a NamedTuple costs about 0.2 ms of every start.)"""
 
-    method: str
-    url: str
-    target: Target
-    headers: dict[str, str]
-    body: bytes | Stream | None
+    __slots__ = ("body", "headers", "method", "target", "url")
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        target: Target,
+        headers: dict[str, str],
+        body: bytes | Stream | None,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.target = target
+        self.headers = headers
+        self.body = body
 
 
 def prepare(
@@ -182,16 +194,19 @@ def basic_auth(auth: Auth) -> str:
 
 
 def _split_userinfo(url: str) -> tuple[str, Auth | None]:
-    """The URL without userinfo, and the userinfo percent-decoded as (user, password)."""
-    match = _AUTHORITY.match(url)
-    if match is None or "@" not in match.group(2):
+    """The URL without userinfo, and the userinfo percent-decoded as (user, password).
+    ``url`` passed split_url: it is ``scheme://authority...``, the authority ending at the
+    first ``/``, ``?`` or ``#``."""
+    start = url.find("://") + 3
+    end = min((i for i in (url.find(c, start) for c in "/?#") if i >= 0), default=len(url))
+    if "@" not in url[start:end]:
         return url, None
-    userinfo, _, hostport = match.group(2).rpartition("@")
+    userinfo, _, hostport = url[start:end].rpartition("@")
     user, _, password = userinfo.partition(":")
     credentials = (urllib.parse.unquote(user), urllib.parse.unquote(password))
     if ":" in credentials[0] or any(FORBIDDEN.search(part) for part in credentials):
         raise ValueError("the URL's user name cannot hold ':', CR, LF or NUL once decoded")
-    return url[: match.start(2)] + hostport + url[match.end(2) :], credentials
+    return url[:start] + hostport + url[end:], credentials
 
 
 # --- the query ---------------------------------------------------------------------------------
@@ -258,7 +273,7 @@ def _body(body: object, headers: dict[str, str]) -> bytes | Stream | None:
             "Content-Type: application/x-www-form-urlencoded header"
         )
     if hasattr(body, "read"):
-        stream = Stream.of_file(cast(SupportsRead, body))
+        stream = Stream.of_file(cast("SupportsRead", body))
     elif isinstance(body, Iterable):
         stream = Stream.of_iterable(body)
     else:
