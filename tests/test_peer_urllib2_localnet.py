@@ -75,9 +75,10 @@ def test_cpythons_urllib2_localnet_passes_with_securehttp_urlopen() -> None:
     assert outcome["failures"] == [], done.stderr[-3000:]
     assert outcome["errors"] == [], done.stderr[-3000:]
     assert outcome["skipped"] == []
-    assert outcome["run"] == len(outcome["cases"]) >= 23
+    # 23 tests on 3.10-3.12, 21 on 3.13 (CPython trimmed the module): every one must run.
+    assert outcome["run"] == len(outcome["cases"]) >= 21
     # The suite really went through securehttp, the two tests that once failed among it:
     # an installed urllib opener's auth handler, and urllib's header-name spelling.
-    assert outcome["securehttp_calls"] >= 20
+    assert outcome["securehttp_calls"] >= 15  # 16 on 3.13, 20+ on 3.10-3.12
     names = {case.rpartition(".")[2] for case in outcome["cases"]}
     assert {"test_basic_auth_success", "test_sending_headers_camel"} <= names
