@@ -27,9 +27,9 @@ import re
 import stat
 import sys
 import threading
-import unicodedata
 
 from ._exceptions import PolicyWarning
+from ._text import escape as escape_controls
 from ._warn import warn
 
 __all__ = [
@@ -89,21 +89,6 @@ def _redact_word(match: re.Match[str]) -> str:
     if start < 0 or at < start:
         return word
     return f"{word[: start + 3]}***{word[at:]}"
-
-
-def escape_controls(text: str) -> str:
-    """``text`` with control, format and line-separator characters escaped, so that text
-    from a log or a server can neither drive a terminal nor start a new line."""
-    if text.isprintable():
-        return text
-    out: list[str] = []
-    for char in text:
-        if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp"):
-            code = ord(char)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        else:
-            out.append(char)
-    return "".join(out)
 
 
 def make_event(
